@@ -1,0 +1,50 @@
+# The Tasks service. `make run` serves it, `make test` tests it; both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+
+.PHONY: run test migrate rollback status devdb devdb-stop lint fmt clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Serve on gunicorn; with DATABASE_URL unset, on the embedded PostgreSQL (shared by every `make run`).
+run: $(BIN)/.installed
+	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.devdb)}" && export DATABASE_URL && \
+	$(BIN)/python -m service.migrate apply && \
+	exec $(BIN)/gunicorn -c gunicorn.conf.py service.wsgi:app
+
+# The whole test suite against the embedded PostgreSQL, or TEST_DATABASE_URL when set.
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+migrate: $(BIN)/.installed
+	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.devdb)}" $(BIN)/python -m service.migrate apply
+
+rollback: $(BIN)/.installed
+	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.devdb)}" $(BIN)/python -m service.migrate rollback
+
+status: $(BIN)/.installed
+	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.devdb)}" $(BIN)/python -m service.migrate status
+
+devdb: $(BIN)/.installed
+	@$(BIN)/python -m service.devdb
+
+devdb-stop: $(BIN)/.installed
+	@$(BIN)/python -m service.devdb stop
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check service tests bench gunicorn.conf.py
+	$(BIN)/ruff format --check service tests bench gunicorn.conf.py
+
+fmt: $(BIN)/.installed
+	$(BIN)/ruff format service tests bench gunicorn.conf.py
+	$(BIN)/ruff check --fix service tests bench gunicorn.conf.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

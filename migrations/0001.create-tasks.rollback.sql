@@ -1,0 +1,3 @@
+-- Drop the tasks table and its type.
+DROP TABLE tasks;
+DROP TYPE task_priority;

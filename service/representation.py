@@ -1,0 +1,49 @@
+"""How a task row becomes a response: its URL, its ETag and its JSON body."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import falcon
+from marshmallow import Schema, ValidationError
+
+from service.errors import RequestValidationError
+from service.store import Row
+
+# Characters of a user_id that may stand in a path unescaped ("|" is not one of them).
+_PATH_SAFE = "~@:+._-"
+
+
+def tasks_url(req: falcon.Request, user_id: str) -> str:
+    """Return the absolute URL of the user's task collection, as the client reached us."""
+    prefix = req.context.get("url_prefix") or req.prefix
+    return f"{prefix}/api/{quote(user_id, safe=_PATH_SAFE)}/tasks"
+
+
+def present(row: Row, collection_url: str) -> dict[str, Any]:
+    """Return the task's JSON body: the row plus its absolute URL."""
+    row["url"] = f"{collection_url}/{row['id']}"
+    return row
+
+
+def etag(row: Row) -> str:
+    """Return the task's strong entity tag: its version, which moves on every change."""
+    return f'"{row["version"]}"'
+
+
+def send_task(
+    req: falcon.Request, resp: falcon.Response, row: Row, status: str = falcon.HTTP_200
+) -> None:
+    """Answer with one task: body, ETag and status."""
+    resp.status = status
+    resp.media = present(row, tasks_url(req, row["user_id"]))
+    resp.set_header("ETag", etag(row))
+
+
+def load_query(req: falcon.Request, schema: Schema) -> dict[str, Any]:
+    """Validate the query string with `schema`; a bad parameter is a 422 naming it."""
+    try:
+        return schema.load(req.params)
+    except ValidationError as error:
+        raise RequestValidationError.from_marshmallow(error, "query") from None

@@ -1,0 +1,1 @@
+"""Falcon resources: one class per noun and shape (collection, item, sub-resource)."""

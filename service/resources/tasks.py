@@ -1,0 +1,82 @@
+"""Task resources: /api/{user_id}/tasks, /tasks/{task_id} and /tasks/{task_id}/complete."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import falcon
+
+from service.representation import load_query, present, send_task, tasks_url
+from service.schemas import completion_schema, list_query_schema, task_create_schema, task_update_schema
+from service.store import Row, TaskStore
+
+NOT_FOUND = "No such task."
+
+
+def _found(row: Row | None) -> Row:
+    if row is None:
+        # The same answer whether the task never existed or belongs to someone else.
+        raise falcon.HTTPNotFound(description=NOT_FOUND)
+    return row
+
+
+class TaskCollection:
+    """A user's tasks: list them, create one."""
+
+    schemas = {"POST": task_create_schema}
+
+    def __init__(self, store: TaskStore) -> None:
+        self._store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        query = load_query(req, list_query_schema)
+        rows = self._store.list(user_id, query["limit"])
+        collection_url = tasks_url(req, user_id)
+        resp.media = [present(row, collection_url) for row in rows]
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        row = self._store.create(user_id, req.context.body)
+        send_task(req, resp, row, falcon.HTTP_201)
+        resp.location = resp.media["url"]
+
+
+class TaskItem:
+    """One task: read, update (PUT and PATCH both merge the given fields), delete."""
+
+    schemas = {"PUT": task_update_schema, "PATCH": task_update_schema}
+
+    def __init__(self, store: TaskStore) -> None:
+        self._store = store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID) -> None:
+        send_task(req, resp, _found(self._store.get(user_id, task_id)))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID) -> None:
+        send_task(req, resp, _found(self._store.update(user_id, task_id, req.context.body)))
+
+    on_patch = on_put
+
+    def on_delete(
+        self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
+    ) -> None:
+        send_task(req, resp, _found(self._store.delete(user_id, task_id)))
+
+
+class TaskCompletion:
+    """A task's completed flag: no body toggles it, {"completed": bool} sets it."""
+
+    schemas = {"PATCH": completion_schema}
+    optional_body = frozenset({"PATCH"})
+
+    def __init__(self, store: TaskStore) -> None:
+        self._store = store
+
+    def on_patch(
+        self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
+    ) -> None:
+        body = req.context.body
+        if body is None:
+            row = self._store.toggle(user_id, task_id)
+        else:
+            row = self._store.update(user_id, task_id, {"completed": body["completed"]})
+        send_task(req, resp, _found(row))

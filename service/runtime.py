@@ -1,0 +1,81 @@
+"""Assemble the process: config, logging, SQL, pool and app; open and close the pool."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import falcon
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from service.app import create_app
+from service.config import Config
+from service.db import create_pool, libpq_url
+from service.health import DatabaseHealth, expected_migrations, read_schema_state
+from service.logs import configure_logging
+from service.queries import Queries
+from service.store import TaskStore
+
+logger = logging.getLogger("service.runtime")
+
+
+class StartupCheckFailed(RuntimeError):
+    """The database is unreachable or lacks migrations this code needs."""
+
+
+@dataclass
+class Runtime:
+    """Everything one process serves with; the pool opens only in `start()`."""
+
+    config: Config
+    queries: Queries
+    pool: ConnectionPool
+    app: falcon.App
+
+    def start(self) -> None:
+        """Open the pool after fork; it connects in the background and keeps retrying.
+
+        A worker never refuses to boot over the database: while it is down, requests get
+        a quick 503 and the pool reconnects when it returns. Start-up of the whole
+        service fails fast instead (`check_schema`, run once by the gunicorn master).
+        """
+        self.pool.open(wait=False)
+
+    def stop(self) -> None:
+        """Close the pool, letting borrowed connections finish."""
+        self.pool.close(timeout=5)
+
+
+def build(config: Config | None = None) -> Runtime:
+    """Create the runtime from the environment (or `config`) without touching the network."""
+    config = config or Config.from_env()
+    configure_logging(config.log_level)
+    queries = Queries.load()
+    pool = create_pool(config, queries)
+    store = TaskStore(pool, queries)
+    health = DatabaseHealth(pool, queries, expected_migrations())
+    return Runtime(config=config, queries=queries, pool=pool, app=create_app(config, store, health))
+
+
+def check_schema(config: Config, queries: Queries | None = None) -> None:
+    """Fail fast, saying why, when the database is unreachable or lacks a migration."""
+    queries = queries or Queries.load()
+    try:
+        with psycopg.connect(
+            libpq_url(config.database_url),
+            connect_timeout=config.connect_timeout,
+            row_factory=dict_row,
+            autocommit=True,
+        ) as conn:
+            state = read_schema_state(conn, queries, expected_migrations())
+    except psycopg.OperationalError as error:
+        raise StartupCheckFailed(f"cannot reach the database: {error}".strip()) from error
+    if state.pending:
+        raise StartupCheckFailed(
+            "the database schema is behind the code; pending migrations: "
+            + ", ".join(state.pending)
+            + " (run `make migrate` or `yoyo apply`)"
+        )
+    logger.info("schema is current at %s", state.latest)

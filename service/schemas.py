@@ -1,0 +1,175 @@
+"""Marshmallow schemas: what clients may send, validated strictly at the edge.
+
+Types are strict (no "5" for 5, no 1 for true), unknown fields are rejected, and the
+read-only fields a client may echo back from a GET are dropped before validation.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+READ_ONLY_FIELDS = frozenset(
+    {"id", "user_id", "completed_at", "url", "version", "created_at", "updated_at"}
+)
+PRIORITIES = ("low", "normal", "high")
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+# Control characters (Unicode category Cc). Descriptions may keep tab, LF and CR.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_EXCEPT_WHITESPACE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_WHITESPACE = re.compile(r"\s")
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false, nothing that merely looks like one."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: no strings, no fractions, no booleans."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return value
+
+
+class CleanText(fields.String):
+    """A string without control characters (or only the allowed ones), optionally trimmed."""
+
+    default_error_messages = {"control": "Must not contain control characters."}
+
+    def __init__(self, *, trim: bool = True, allow_line_breaks: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._trim = trim
+        self._forbidden = _CONTROL_EXCEPT_WHITESPACE if allow_line_breaks else _CONTROL
+        if allow_line_breaks:
+            self.error_messages["control"] = (
+                "Must not contain control characters other than tab, line feed and carriage return."
+            )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if self._forbidden.search(text):
+            raise self.make_error("control")
+        return text.strip() if self._trim else text
+
+
+class Tag(CleanText):
+    """One tag: trimmed, lower-cased, 1-32 characters, no whitespace inside."""
+
+    default_error_messages = {"whitespace": "Must not contain whitespace."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=validate.Length(min=1, max=32), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        tag = super()._deserialize(value, attr, data, **kwargs).lower()
+        if _WHITESPACE.search(tag):
+            raise self.make_error("whitespace")
+        return tag
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An RFC 3339 timestamp that must carry an offset; converted to UTC."""
+
+    default_error_messages = {"range": "Must be between years 1 and 9999 in UTC."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("range") from None
+
+
+class TaskWrite(Schema):
+    """The writable fields of a task: all of them on create, any of them on update."""
+
+    class Meta:
+        unknown = RAISE
+
+    title = CleanText(required=True, validate=validate.Length(min=1, max=200))
+    description = CleanText(
+        allow_none=True, trim=False, allow_line_breaks=True, validate=validate.Length(max=1000)
+    )
+    completed = StrictBoolean()
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    due_at = UtcDateTime(allow_none=True)
+    tags = fields.List(Tag(), validate=validate.Length(max=20))
+    order = StrictInteger(allow_none=True, validate=validate.Range(min=INT32_MIN, max=INT32_MAX))
+
+    @pre_load
+    def drop_read_only_fields(self, data: Any, **kwargs: Any) -> Any:
+        """Ignore server-set fields, so a client may send back what it read."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}
+        return data
+
+    @validates_schema
+    def require_some_field(self, data: dict[str, Any], partial: Any = None, **kwargs: Any) -> None:
+        """Reject an update that names no field at all."""
+        if partial and not data:
+            raise ValidationError("No fields to update.")
+
+    @post_load
+    def normalise_tags(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Store tags de-duplicated and sorted."""
+        if "tags" in data:
+            data["tags"] = sorted(set(data["tags"]))
+        return data
+
+
+class CompletionWrite(Schema):
+    """The optional body of PATCH .../complete: sets the flag instead of toggling it."""
+
+    class Meta:
+        unknown = RAISE
+
+    completed = StrictBoolean(required=True)
+
+
+class QueryInteger(fields.Integer):
+    """An integer written in plain ASCII digits in a query string."""
+
+    _digits = re.compile(r"-?[0-9]{1,18}")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, str) or not self._digits.fullmatch(value):
+            raise self.make_error("invalid")
+        return int(value)
+
+
+class ListQuery(Schema):
+    """Query parameters of the task listing."""
+
+    class Meta:
+        unknown = "exclude"
+
+    limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+task_create_schema = TaskWrite()
+task_update_schema = TaskWrite(partial=True)
+completion_schema = CompletionWrite()
+list_query_schema = ListQuery()
