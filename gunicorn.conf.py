@@ -47,6 +47,13 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Trust X-Forwarded-Proto etc. only from these proxy addresses (gunicorn's own setting).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
+# gunicorn's control socket (for gunicornc) only when CONTROL_SOCKET names a path, so that
+# several instances on one host never fight over the default one.
+_control_socket = os.environ.get("CONTROL_SOCKET")
+if _control_socket:
+    control_socket = _control_socket
+control_socket_disable = not _control_socket
+
 # Load the app in each worker (after fork), so each opens its own pool.
 preload_app = False
 
