@@ -39,12 +39,12 @@ devdb-stop: $(BIN)/.installed
 	@$(BIN)/python -m service.devdb stop
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check service tests bench gunicorn.conf.py
-	$(BIN)/ruff format --check service tests bench gunicorn.conf.py
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 fmt: $(BIN)/.installed
-	$(BIN)/ruff format service tests bench gunicorn.conf.py
-	$(BIN)/ruff check --fix service tests bench gunicorn.conf.py
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 clean:
 	rm -rf $(VENV) .pytest_cache

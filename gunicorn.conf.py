@@ -7,7 +7,8 @@ Run: gunicorn -c gunicorn.conf.py service.wsgi:app
 import os
 
 # Where to listen: HOST (default all interfaces) and PORT (default 8000), or BIND to override.
-bind = os.environ.get("BIND") or f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+_host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a container listens on all interfaces
+bind = os.environ.get("BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
 
 # Worker processes: WEB_CONCURRENCY (the Heroku/Render convention), default 2 per core.
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))

@@ -28,9 +28,10 @@ def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falc
     middleware += [PathParams(), RequestBody()]
 
     app = falcon.App(middleware=middleware)
+    # Only JSON: Falcon's default form and multipart handlers would accept non-JSON bodies.
     handlers = media_handlers(MAX_BODY_BYTES)
-    app.req_options.media_handlers.update(handlers)
-    app.resp_options.media_handlers.update(handlers)
+    app.req_options.media_handlers = falcon.media.Handlers(handlers)
+    app.resp_options.media_handlers = falcon.media.Handlers(handlers)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app, config.retry_after_seconds)
 

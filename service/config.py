@@ -108,9 +108,9 @@ class Config:
             pool_check=_bool(env, "POOL_CHECK", True),
             connect_timeout=_int(env, "PG_CONNECT_TIMEOUT", 3, minimum=1),
             statement_timeout_ms=_int(env, "PG_STATEMENT_TIMEOUT_MS", 2000, minimum=0),
-            prepare_threshold=None if prepare in {"", "none", "off"} else _int(
-                env, "PG_PREPARE_THRESHOLD", 5
-            ),
+            prepare_threshold=None
+            if prepare in {"", "none", "off"}
+            else _int(env, "PG_PREPARE_THRESHOLD", 5),
             cors_allow_origins=origins or ("*",),
             trust_forwarded_headers=_bool(env, "TRUST_FORWARDED_HEADERS", False),
             log_level=log_level,

@@ -11,12 +11,15 @@ runs as root by switching to a user of its own.
 from __future__ import annotations
 
 import os
+import re
 import sys
+import warnings
 from pathlib import Path
 
 from service.config import PROJECT_ROOT
 
 DEFAULT_DIR = PROJECT_ROOT / ".pgdata"
+_DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def data_dir() -> Path:
@@ -26,10 +29,16 @@ def data_dir() -> Path:
 
 def ensure_server(directory: Path | None = None, database: str = "tasks") -> str:
     """Start the embedded server unless it runs already, create `database`, return its URL."""
-    import pgserver  # dev-only dependency: imported here, never by the service
+    # Dev-only dependency, imported here and never by the service. platformdirs warns that
+    # XDG_RUNTIME_DIR is unset on servers, which is harmless here.
+    warnings.filterwarnings("ignore", module="platformdirs")
+    import pgserver
 
+    if not _DATABASE_NAME.fullmatch(database):
+        raise ValueError(f"database name must match {_DATABASE_NAME.pattern}")
     server = pgserver.get_server(str(directory or data_dir()), cleanup_mode=None)
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    # pgserver's psql helper takes text only; the name was checked against a strict pattern.
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     socket_dir = directory or data_dir()
@@ -51,7 +60,7 @@ def stop_server(directory: Path | None = None) -> None:
             import pwd
 
             cmd = ["runuser", "-u", pwd.getpwuid(owner).pw_name, "--", *cmd]
-        subprocess.run(cmd, check=False)
+        subprocess.run(cmd, check=False)  # noqa: S603 - fixed argv, no shell
 
 
 def main(argv: list[str]) -> int:

@@ -22,7 +22,9 @@ class RequestValidationError(falcon.HTTPUnprocessableEntity):
 
     def __init__(self, errors: list[dict[str, Any]], detail: str | None = None) -> None:
         names = ", ".join(sorted({e["field"] for e in errors if e.get("field")}))
-        super().__init__(detail=detail or (f"Invalid {names}." if names else "Invalid request."))
+        super().__init__(
+            description=detail or (f"Invalid {names}." if names else "Invalid request.")
+        )
         self.errors = errors
 
     @classmethod
@@ -105,7 +107,9 @@ def handle_unexpected(
     req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]
 ) -> None:
     """Log the cause of an unexpected failure and answer a bare 500 problem."""
-    logger.error("unhandled %s on %s %s", type(error).__name__, req.method, req.path, exc_info=error)
+    logger.error(
+        "unhandled %s on %s %s", type(error).__name__, req.method, req.path, exc_info=error
+    )
     _respond(
         req,
         resp,

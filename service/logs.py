@@ -16,16 +16,23 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
     "message",
     "asctime",
     "taskName",
+    "request_id",
 }
 
 
-class RequestIdFilter(logging.Filter):
-    """Stamp each record with the current request id (None outside a request)."""
+def _install_request_id_factory() -> None:
+    """Stamp every record, for every handler, with the current request id (None outside one)."""
+    base_factory = logging.getLogRecordFactory()
+    if getattr(base_factory, "_stamps_request_id", False):
+        return
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = request_id_var.get()
-        return True
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = base_factory(*args, **kwargs)
+        record.request_id = request_id_var.get()
+        return record
+
+    factory._stamps_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,6 +56,7 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO") -> None:
     """Send JSON lines to stderr for the root logger (idempotent)."""
+    _install_request_id_factory()
     root = logging.getLogger()
     for handler in root.handlers:
         if getattr(handler, "_tasks_json", False):
@@ -56,7 +64,6 @@ def configure_logging(level: str = "INFO") -> None:
             return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestIdFilter())
     handler._tasks_json = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)

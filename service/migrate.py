@@ -60,8 +60,11 @@ def status(database_url: str, directory: Path = MIGRATIONS_DIR) -> tuple[list[st
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line."""
-    parser = argparse.ArgumentParser(prog="python -m service.migrate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m service.migrate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["apply", "rollback", "status"])
     parser.add_argument("--count", type=int, default=1, help="how many to roll back (default 1)")
     args = parser.parse_args(argv)

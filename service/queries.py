@@ -32,7 +32,9 @@ class Queries(Mapping[str, str]):
         try:
             return self._statements[name]
         except KeyError:
-            raise QueryNotFound(f"no SQL statement named {name!r} (expected sql/{name}.sql)") from None
+            raise QueryNotFound(
+                f"no SQL statement named {name!r} (expected sql/{name}.sql)"
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._statements)

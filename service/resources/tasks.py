@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
 from uuid import UUID
 
 import falcon
+from marshmallow import Schema
 
 from service.representation import load_query, present, send_task, tasks_url
-from service.schemas import completion_schema, list_query_schema, task_create_schema, task_update_schema
+from service.schemas import (
+    completion_schema,
+    list_query_schema,
+    task_create_schema,
+    task_update_schema,
+)
 from service.store import Row, TaskStore
 
 NOT_FOUND = "No such task."
@@ -23,7 +31,7 @@ def _found(row: Row | None) -> Row:
 class TaskCollection:
     """A user's tasks: list them, create one."""
 
-    schemas = {"POST": task_create_schema}
+    schemas: ClassVar[Mapping[str, Schema]] = {"POST": task_create_schema}
 
     def __init__(self, store: TaskStore) -> None:
         self._store = store
@@ -43,15 +51,22 @@ class TaskCollection:
 class TaskItem:
     """One task: read, update (PUT and PATCH both merge the given fields), delete."""
 
-    schemas = {"PUT": task_update_schema, "PATCH": task_update_schema}
+    schemas: ClassVar[Mapping[str, Schema]] = {
+        "PUT": task_update_schema,
+        "PATCH": task_update_schema,
+    }
 
     def __init__(self, store: TaskStore) -> None:
         self._store = store
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID) -> None:
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
+    ) -> None:
         send_task(req, resp, _found(self._store.get(user_id, task_id)))
 
-    def on_put(self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID) -> None:
+    def on_put(
+        self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
+    ) -> None:
         send_task(req, resp, _found(self._store.update(user_id, task_id, req.context.body)))
 
     on_patch = on_put
@@ -65,8 +80,8 @@ class TaskItem:
 class TaskCompletion:
     """A task's completed flag: no body toggles it, {"completed": bool} sets it."""
 
-    schemas = {"PATCH": completion_schema}
-    optional_body = frozenset({"PATCH"})
+    schemas: ClassVar[Mapping[str, Schema]] = {"PATCH": completion_schema}
+    optional_body: ClassVar[frozenset[str]] = frozenset({"PATCH"})
 
     def __init__(self, store: TaskStore) -> None:
         self._store = store

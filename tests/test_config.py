@@ -1,0 +1,56 @@
+"""Config from the environment: defaults, parsing and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.config import Config, ConfigError
+
+
+def test_defaults():
+    config = Config.from_env({"DATABASE_URL": "postgresql://x/y"}, dotenv_path=None)
+    assert config.pool_max_size == 8
+    assert config.pool_timeout == 2.0
+    assert config.cors_allow_origins == ("*",)
+    assert config.prepare_threshold == 5
+
+
+def test_database_url_is_required():
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Config.from_env({}, dotenv_path=None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("POOL_MAX_SIZE", "0"),
+        ("POOL_MAX_SIZE", "many"),
+        ("POOL_TIMEOUT", "-1"),
+        ("LOG_LEVEL", "LOUD"),
+        ("POOL_CHECK", "maybe"),
+    ],
+)
+def test_bad_values_fail_with_the_setting_named(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({"DATABASE_URL": "postgresql://x/y", name: value}, dotenv_path=None)
+
+
+def test_dotenv_fills_unset_values_and_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DATABASE_URL=postgresql://from-file/db\nPOOL_MAX_SIZE=3\n")
+    config = Config.from_env({"POOL_MAX_SIZE": "4"}, dotenv_path=env_file)
+    assert config.database_url == "postgresql://from-file/db"
+    assert config.pool_max_size == 4
+
+
+def test_cors_origins_and_prepare_threshold():
+    config = Config.from_env(
+        {
+            "DATABASE_URL": "postgresql://x/y",
+            "CORS_ALLOW_ORIGINS": "https://a.example, https://b.example",
+            "PG_PREPARE_THRESHOLD": "none",
+        },
+        dotenv_path=None,
+    )
+    assert config.cors_allow_origins == ("https://a.example", "https://b.example")
+    assert config.prepare_threshold is None
