@@ -16,6 +16,15 @@ PROBLEM_JSON = "application/problem+json"
 
 logger = logging.getLogger("service.errors")
 
+# An unknown field's name comes from the client: echo no more than this much of it.
+MAX_ECHOED_NAME = 64
+
+
+def _clip(name: str | None) -> str | None:
+    if name is None or len(name) <= MAX_ECHOED_NAME:
+        return name
+    return name[: MAX_ECHOED_NAME - 1] + "\u2026"
+
 
 class RequestValidationError(falcon.HTTPUnprocessableEntity):
     """A 422 that lists each offending field and where it was found."""
@@ -46,7 +55,7 @@ def _flatten(messages: Any, location: str, prefix: str | None):
             elif isinstance(key, int):
                 name = f"{prefix}[{key}]"
             else:
-                name = f"{prefix}.{key}" if prefix else str(key)
+                name = _clip(f"{prefix}.{key}" if prefix else str(key))
             yield from _flatten(value, location, name)
     elif isinstance(messages, list | tuple):
         for message in messages:

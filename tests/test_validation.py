@@ -226,3 +226,10 @@ def test_task_id_that_is_not_a_uuid_is_422(api, bad_id):
 def test_invalid_limit_is_422_naming_it(api, limit):
     resp = api.app.get(api.base, {"limit": limit}, status=422)
     assert ("query", "limit") in field_errors(resp)
+
+
+def test_a_huge_unknown_field_name_is_not_echoed_in_full(api):
+    name = "k" * 5000
+    resp = api.create(status=422, **{name: 1})
+    assert "k" * 100 not in resp.text
+    assert resp.json["errors"][0]["field"].startswith("k" * 10)
