@@ -45,6 +45,7 @@ CREATE_BODY = json.dumps({"title": "bench task", "description": "created by load
 CLIENT = "bench/loadtest.py: python http.client, one thread and keep-alive connection each"
 MAX_CONNECTIONS = 512  # threads, not sockets in an event loop: beyond this the client is the test
 PAUSE_S = 0.5  # between workloads, so one's stragglers do not land in the next
+CLIENT_BUSY_PCT = 80.0  # of one core; the GIL keeps this process near one core at most
 ERROR_BACKOFF_S = 0.05  # after a transport error, so a dead server is not hammered in a tight loop
 
 Request = tuple[str, str, bytes | None]
@@ -90,6 +91,17 @@ def is_loopback(address: str) -> bool:
     return ipaddress.ip_address(address).is_loopback
 
 
+def first_listening(addresses: list[str], port: int, timeout: float) -> str:
+    """Return the first address that accepts a connection on `port` (else the first one)."""
+    for address in addresses:
+        try:
+            socket.create_connection((address, port), timeout=timeout).close()
+        except OSError:
+            continue
+        return address
+    return addresses[0]
+
+
 def make_target(base_url: str, allow_remote: bool, timeout: float) -> Target:
     """Parse the base URL and refuse it unless it is loopback (or remote targets are allowed)."""
     parts = urllib.parse.urlsplit(base_url)
@@ -106,12 +118,12 @@ def make_target(base_url: str, allow_remote: bool, timeout: float) -> Target:
             "address. Only 127.0.0.0/8 and ::1 are allowed unless you pass --allow-remote, and "
             "only against a deployment you are entitled to load."
         )
-    # Plain HTTP to loopback connects to the address checked above, so a later DNS answer cannot
+    # Plain HTTP to loopback connects to an address checked above, so a later DNS answer cannot
     # move the load elsewhere; HTTPS keeps the name for certificate checks.
     pinned = parts.scheme == "http" and not remote
     return Target(
         scheme=parts.scheme,
-        connect_host=addresses[0] if pinned else parts.hostname,
+        connect_host=first_listening(addresses, port, timeout) if pinned else parts.hostname,
         port=port,
         host_header=parts.netloc.rpartition("@")[2],
         path_prefix=parts.path.rstrip("/"),
@@ -567,6 +579,8 @@ def _progress(line: Line) -> None:
     text = f"  {line['workload']:<7} {rps:>9.1f} req/s  p99 {p99:>8.1f} ms"
     if line["errors"] or line["non_2xx"]:
         text += f"  non-2xx {line['non_2xx']}  errors {line['errors']}"
+    if line["client_cpu_pct"] >= CLIENT_BUSY_PCT:
+        text += f"  (client at {line['client_cpu_pct']:.0f}% CPU: it may be the bottleneck)"
     print(text, file=sys.stderr, flush=True)
 
 
@@ -634,7 +648,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         rec.write(seed_line)
         if not data.tasks:
-            print(f"loadtest: seeding created no task: {seed_line}", file=sys.stderr)
+            print(
+                f"loadtest: seeding created no task (too short a --max-total?): {seed_line}",
+                file=sys.stderr,
+            )
             return 1
         skipped = run_workloads(args, target, data, deadline, rec)
         rec.write(
