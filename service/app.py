@@ -5,13 +5,14 @@ from __future__ import annotations
 import falcon
 
 from service import errors
+from service.conditional import handle_precondition_failed
 from service.config import MAX_BODY_BYTES, Config
 from service.health import DatabaseHealth
 from service.media import media_handlers
 from service.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
 from service.resources.health import Health, Liveness
 from service.resources.tasks import TaskCollection, TaskCompletion, TaskItem
-from service.store import TaskStore
+from service.store import PreconditionFailed, TaskStore
 
 EXPOSED_HEADERS = ["ETag", "Location", "Link", "X-Request-ID", "Idempotent-Replayed", "Retry-After"]
 
@@ -34,6 +35,7 @@ def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falc
     app.resp_options.media_handlers = falcon.media.Handlers(handlers)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app, config.retry_after_seconds)
+    app.add_error_handler(PreconditionFailed, handle_precondition_failed)
 
     app.add_route("/api/{user_id}/tasks", TaskCollection(store))
     app.add_route("/api/{user_id}/tasks/{task_id}", TaskItem(store))
