@@ -8,6 +8,7 @@ from service import errors
 from service.conditional import handle_precondition_failed
 from service.config import MAX_BODY_BYTES, Config
 from service.health import DatabaseHealth
+from service.idempotency import IdempotencyKeys
 from service.media import media_handlers
 from service.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
 from service.resources.health import Health, Liveness
@@ -17,8 +18,16 @@ from service.store import PreconditionFailed, TaskStore
 EXPOSED_HEADERS = ["ETag", "Location", "Link", "X-Request-ID", "Idempotent-Replayed", "Retry-After"]
 
 
-def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falcon.App:
-    """Build the WSGI app around its collaborators; no I/O happens here."""
+def create_app(
+    config: Config,
+    store: TaskStore,
+    health: DatabaseHealth,
+    idempotency: IdempotencyKeys | None = None,
+) -> falcon.App:
+    """Build the WSGI app around its collaborators; no I/O happens here.
+
+    Without `idempotency`, the Idempotency-Key header is ignored.
+    """
     origins = "*" if "*" in config.cors_allow_origins else list(config.cors_allow_origins)
     middleware: list[object] = [
         RequestId(),
@@ -27,6 +36,9 @@ def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falc
     if config.trust_forwarded_headers:
         middleware.append(TrustForwardedHeaders())
     middleware += [PathParams(), RequestBody()]
+    if idempotency is not None:
+        # Last: only a request that passed every check claims its key.
+        middleware.append(idempotency)
 
     app = falcon.App(middleware=middleware)
     # Only JSON: Falcon's default form and multipart handlers would accept non-JSON bodies.
