@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 
 from service import errors
+from service.auth import authentication
 from service.conditional import handle_precondition_failed
 from service.config import MAX_BODY_BYTES, Config
 from service.health import DatabaseHealth
@@ -35,6 +36,10 @@ def create_app(
     ]
     if config.trust_forwarded_headers:
         middleware.append(TrustForwardedHeaders())
+    auth = authentication(config)
+    if auth is not None:
+        # Before the path and body checks: an anonymous caller learns nothing from a 422.
+        middleware.append(auth)
     middleware += [PathParams(), RequestBody()]
     if idempotency is not None:
         # Last: only a request that passed every check claims its key.
