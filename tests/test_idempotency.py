@@ -361,3 +361,49 @@ def test_concurrent_toggles_with_one_key_toggle_once(api, db, round_):
     assert {r.status_int for r in responses} <= {200, 409}
     row = db.execute("SELECT completed, version FROM tasks WHERE id = %s", (task["id"],)).fetchone()
     assert row == {"completed": True, "version": 2}
+
+
+def test_a_key_stored_by_a_racing_request_rolls_this_one_back_with_409(database_url, db, user_id):
+    """Between claim and save another request committed the key: nothing of this one stays."""
+    rt = build(make_config(database_url))
+    k = key()
+
+    class WriteWhileAnotherCommits:
+        def __init__(self, store) -> None:
+            self.store = store
+
+        def on_post(self, req, resp, user_id):
+            self.store.create(user_id, {"title": "loser"})
+            with psycopg.connect(database_url, autocommit=True) as other:
+                other.execute(
+                    "INSERT INTO idempotency_keys (user_id, key, fingerprint, status)"
+                    " VALUES (%s, %s, %s, 201)",
+                    (user_id, k, b"\0" * 32),
+                )
+            resp.media = {"ok": True}
+
+    from service.queries import Queries
+    from service.store import TaskStore
+
+    rt.app.add_route(
+        "/api/{user_id}/race", WriteWhileAnotherCommits(TaskStore(rt.pool, Queries.load()))
+    )
+    rt.pool.open(wait=True, timeout=10)
+    try:
+        resp = TestApp(rt.app).post(f"/api/{user_id}/race", headers=keyed(k), status=409)
+        assert resp.content_type == "application/problem+json"
+        assert "ETag" not in resp.headers
+        assert count_tasks(db, user_id) == 0
+    finally:
+        rt.stop()
+
+
+def test_the_dao_never_borrows_a_connection_around_the_unit_of_work():
+    """Every TaskStore statement must run on the request's transaction when one is bound."""
+    from service.config import PROJECT_ROOT
+
+    source = (PROJECT_ROOT / "service" / "store.py").read_text()
+    assert "_pool.connection(" not in source, (
+        "TaskStore must borrow through unit_of_work.connection(self._pool), or an "
+        "Idempotency-Key request would write outside its transaction"
+    )
