@@ -407,3 +407,11 @@ def test_the_dao_never_borrows_a_connection_around_the_unit_of_work():
         "TaskStore must borrow through unit_of_work.connection(self._pool), or an "
         "Idempotency-Key request would write outside its transaction"
     )
+
+
+def test_a_toggle_and_a_set_are_different_requests_for_a_key(api):
+    task = api.created()
+    k = key()
+    path = api.item(task["id"]) + "/complete"
+    api.app.patch(path, headers=keyed(k), status=200)
+    api.app.patch_json(path, {"completed": True}, headers=keyed(k), status=422)
