@@ -5,19 +5,30 @@ from __future__ import annotations
 import falcon
 
 from service import errors
+from service.auth import authentication
+from service.conditional import handle_precondition_failed
 from service.config import MAX_BODY_BYTES, Config
 from service.health import DatabaseHealth
+from service.idempotency import IdempotencyKeys
 from service.media import media_handlers
 from service.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
 from service.resources.health import Health, Liveness
 from service.resources.tasks import TaskCollection, TaskCompletion, TaskItem
-from service.store import TaskStore
+from service.store import PreconditionFailed, TaskStore
 
 EXPOSED_HEADERS = ["ETag", "Location", "Link", "X-Request-ID", "Idempotent-Replayed", "Retry-After"]
 
 
-def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falcon.App:
-    """Build the WSGI app around its collaborators; no I/O happens here."""
+def create_app(
+    config: Config,
+    store: TaskStore,
+    health: DatabaseHealth,
+    idempotency: IdempotencyKeys | None = None,
+) -> falcon.App:
+    """Build the WSGI app around its collaborators; no I/O happens here.
+
+    Without `idempotency`, the Idempotency-Key header is ignored.
+    """
     origins = "*" if "*" in config.cors_allow_origins else list(config.cors_allow_origins)
     middleware: list[object] = [
         RequestId(),
@@ -25,7 +36,14 @@ def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falc
     ]
     if config.trust_forwarded_headers:
         middleware.append(TrustForwardedHeaders())
+    auth = authentication(config)
+    if auth is not None:
+        # Before the path and body checks: an anonymous caller learns nothing from a 422.
+        middleware.append(auth)
     middleware += [PathParams(), RequestBody()]
+    if idempotency is not None:
+        # Last: only a request that passed every check claims its key.
+        middleware.append(idempotency)
 
     app = falcon.App(middleware=middleware)
     # Only JSON: Falcon's default form and multipart handlers would accept non-JSON bodies.
@@ -34,6 +52,7 @@ def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falc
     app.resp_options.media_handlers = falcon.media.Handlers(handlers)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app, config.retry_after_seconds)
+    app.add_error_handler(PreconditionFailed, handle_precondition_failed)
 
     app.add_route("/api/{user_id}/tasks", TaskCollection(store))
     app.add_route("/api/{user_id}/tasks/{task_id}", TaskItem(store))

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from dotenv import dotenv_values
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -15,6 +17,10 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 # Fixed by the API contract, not by deployments.
 MAX_BODY_BYTES = 65_536
+
+# RFC 7518 3.2: an HS256 key must be at least as long as the hash output (256 bits).
+MIN_JWT_SECRET_BYTES = 32
+MIN_RSA_KEY_BITS = 2048
 
 
 class ConfigError(ValueError):
@@ -75,6 +81,17 @@ class Config:
     trust_forwarded_headers: bool = False
     log_level: str = "INFO"
     retry_after_seconds: int = 1
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_algorithm: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = 0
+
+    @property
+    def jwt_enabled(self) -> bool:
+        """Tell whether /api/ requests need a bearer token (a JWT key is configured)."""
+        return self.jwt_algorithm is not None
 
     @classmethod
     def from_env(
@@ -115,4 +132,57 @@ class Config:
             trust_forwarded_headers=_bool(env, "TRUST_FORWARDED_HEADERS", False),
             log_level=log_level,
             retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, minimum=1),
+            **_jwt_settings(env),
         )
+
+
+def _jwt_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """Read the JWT settings; a key that cannot verify tokens fails start-up, saying why."""
+    secret = env.get("JWT_SECRET") or None
+    public_key = _pem(env.get("JWT_PUBLIC_KEY", "").strip()) or None
+    if secret and public_key:
+        raise ConfigError("set JWT_SECRET (HS256) or JWT_PUBLIC_KEY, not both")
+    algorithm = None
+    if secret:
+        if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ConfigError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
+        algorithm = "HS256"
+    elif public_key:
+        algorithm = public_key_algorithm(public_key)
+    return {
+        "jwt_secret": secret,
+        "jwt_public_key": public_key,
+        "jwt_algorithm": algorithm,
+        "jwt_issuer": env.get("JWT_ISSUER", "").strip() or None,
+        "jwt_audience": env.get("JWT_AUDIENCE", "").strip() or None,
+        "jwt_leeway_seconds": _int(env, "JWT_LEEWAY_SECONDS", 0, minimum=0),
+    }
+
+
+def _pem(value: str) -> str:
+    # A PEM in one env line often carries literal \n; a value that is no PEM names a file.
+    if not value:
+        return value
+    if "-----BEGIN" not in value:
+        path = Path(value)
+        if not path.is_file():
+            raise ConfigError("JWT_PUBLIC_KEY must be a PEM public key or the path of one")
+        value = path.read_text(encoding="utf-8")
+    return value.replace("\\n", "\n").strip() + "\n"
+
+
+def public_key_algorithm(pem: str) -> str:
+    """Return the one JWT algorithm a PEM public key verifies: RS256, ES256 or EdDSA."""
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError:
+        raise ConfigError("JWT_PUBLIC_KEY is not a readable PEM public key") from None
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_KEY_BITS:
+            raise ConfigError(f"JWT_PUBLIC_KEY: an RSA key needs {MIN_RSA_KEY_BITS}+ bits")
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return "ES256"
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return "EdDSA"
+    raise ConfigError("JWT_PUBLIC_KEY must be an RSA, P-256 (ES256) or Ed25519 (EdDSA) key")

@@ -14,6 +14,7 @@ from service.app import create_app
 from service.config import Config
 from service.db import create_pool, libpq_url
 from service.health import DatabaseHealth, expected_migrations, read_schema_state
+from service.idempotency import IdempotencyKeys, IdempotencyStore
 from service.logs import configure_logging
 from service.queries import Queries
 from service.store import TaskStore
@@ -56,7 +57,9 @@ def build(config: Config | None = None) -> Runtime:
     pool = create_pool(config, queries)
     store = TaskStore(pool, queries)
     health = DatabaseHealth(pool, queries, expected_migrations())
-    return Runtime(config=config, queries=queries, pool=pool, app=create_app(config, store, health))
+    idempotency = IdempotencyKeys(pool, IdempotencyStore(queries))
+    app = create_app(config, store, health, idempotency)
+    return Runtime(config=config, queries=queries, pool=pool, app=app)
 
 
 def check_schema(config: Config, queries: Queries | None = None) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from service import unit_of_work
 from service.queries import Queries
 
 Row = dict[str, Any]
@@ -25,6 +26,10 @@ TASK_DEFAULTS: Mapping[str, Any] = {
 }
 
 
+class PreconditionFailed(Exception):
+    """The task exists but its version is none of those the write was conditional on."""
+
+
 class TaskStore:
     """Read and write one user's tasks; a task of another user is indistinguishable from none."""
 
@@ -39,8 +44,16 @@ class TaskStore:
         self._delete = queries["task_delete"]
 
     def _one(self, sql: str, params: Mapping[str, Any]) -> Row | None:
-        with self._pool.connection() as conn:
+        # The request's transaction when one is bound (Idempotency-Key), else autocommit.
+        with unit_of_work.connection(self._pool) as conn:
             return conn.execute(sql, params).fetchone()
+
+    def _absent_or_mismatch(
+        self, user_id: str, task_id: UUID, if_versions: Collection[int] | None
+    ) -> None:
+        """Explain a conditional write that touched no row: absent (None) or a mismatch."""
+        if if_versions is not None and self.get(user_id, task_id) is not None:
+            raise PreconditionFailed
 
     def get(self, user_id: str, task_id: UUID) -> Row | None:
         """Return the task, or None when this user has no task with this id."""
@@ -48,7 +61,7 @@ class TaskStore:
 
     def list(self, user_id: str, limit: int) -> list[Row]:
         """Return up to `limit` tasks of the user in the default order."""
-        with self._pool.connection() as conn:
+        with unit_of_work.connection(self._pool) as conn:
             return conn.execute(self._list, {"user_id": user_id, "limit": limit}).fetchall()
 
     def create(self, user_id: str, fields: Mapping[str, Any]) -> Row:
@@ -58,25 +71,66 @@ class TaskStore:
         assert row is not None  # INSERT ... RETURNING always yields the row
         return row
 
-    def update(self, user_id: str, task_id: UUID, changes: Mapping[str, Any]) -> Row | None:
+    def update(
+        self,
+        user_id: str,
+        task_id: UUID,
+        changes: Mapping[str, Any],
+        if_versions: Collection[int] | None = None,
+    ) -> Row | None:
         """Apply `changes` (validated, possibly partial) and return the task, or None if absent.
 
         A change that alters nothing returns the stored task untouched (same version).
+        With `if_versions`, the write happens only while the task's version is one of them
+        (checked in the UPDATE itself); otherwise `PreconditionFailed` is raised.
         """
-        params: dict[str, Any] = {"user_id": user_id, "task_id": task_id}
+        params: dict[str, Any] = {
+            "user_id": user_id,
+            "task_id": task_id,
+            "if_versions": _versions(if_versions),
+        }
         for name in WRITABLE_FIELDS:
             params[f"set_{name}"] = name in changes
             params[name] = changes.get(name)
         row = self._one(self._update, params)
         if row is None:
-            # Either nothing changed or there is no such task: the stored row tells which.
-            return self.get(user_id, task_id)
+            # No such task, a version mismatch, or nothing to change: the stored row tells which.
+            current = self.get(user_id, task_id)
+            if current is not None and if_versions is not None:
+                if current["version"] not in if_versions:
+                    raise PreconditionFailed
+            return current
         return row
 
-    def toggle(self, user_id: str, task_id: UUID) -> Row | None:
-        """Flip the task's completed flag and return it, or None if absent."""
-        return self._one(self._toggle, {"user_id": user_id, "task_id": task_id})
+    def toggle(
+        self, user_id: str, task_id: UUID, if_versions: Collection[int] | None = None
+    ) -> Row | None:
+        """Flip the task's completed flag and return it, or None if absent.
 
-    def delete(self, user_id: str, task_id: UUID) -> Row | None:
-        """Delete the task and return what it was, or None if absent."""
-        return self._one(self._delete, {"user_id": user_id, "task_id": task_id})
+        With `if_versions`, only while the task's version is one of them, else
+        `PreconditionFailed`.
+        """
+        params = {"user_id": user_id, "task_id": task_id, "if_versions": _versions(if_versions)}
+        row = self._one(self._toggle, params)
+        if row is None:
+            self._absent_or_mismatch(user_id, task_id, if_versions)
+        return row
+
+    def delete(
+        self, user_id: str, task_id: UUID, if_versions: Collection[int] | None = None
+    ) -> Row | None:
+        """Delete the task and return what it was, or None if absent.
+
+        With `if_versions`, only while the task's version is one of them, else
+        `PreconditionFailed`.
+        """
+        params = {"user_id": user_id, "task_id": task_id, "if_versions": _versions(if_versions)}
+        row = self._one(self._delete, params)
+        if row is None:
+            self._absent_or_mismatch(user_id, task_id, if_versions)
+        return row
+
+
+def _versions(if_versions: Collection[int] | None) -> list[int] | None:
+    # NULL means unconditional; an empty array matches no version at all.
+    return None if if_versions is None else list(if_versions)

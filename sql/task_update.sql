@@ -2,6 +2,8 @@
 -- Each field comes with set_<field>: false keeps the stored value (the field was omitted).
 -- Only a real change writes: no row comes back when nothing would change (or no such task),
 -- so version and updated_at move exactly when a value does.
+-- if_versions (If-Match) makes the write conditional on the version in this same statement;
+-- NULL means unconditional.
 UPDATE tasks AS t
 SET title        = CASE WHEN p.set_title THEN p.title ELSE t.title END,
     description  = CASE WHEN p.set_description THEN p.description ELSE t.description END,
@@ -23,6 +25,7 @@ FROM (SELECT %(set_title)s::boolean AS set_title, %(title)s::text AS title,
              %(set_order)s::boolean AS set_order, %(order)s::integer AS "order") AS p
 WHERE t.user_id = %(user_id)s
   AND t.id = %(task_id)s
+  AND (%(if_versions)s::integer[] IS NULL OR t.version = ANY (%(if_versions)s::integer[]))
   AND (   (p.set_title AND p.title IS DISTINCT FROM t.title)
        OR (p.set_description AND p.description IS DISTINCT FROM t.description)
        OR (p.set_completed AND p.completed IS DISTINCT FROM t.completed)

@@ -10,7 +10,7 @@ from service.config import PROJECT_ROOT, SQL_DIR
 from service.queries import Queries
 
 QUERIES = Queries.load()
-USER_TABLES = ("tasks",)
+USER_TABLES = ("tasks", "idempotency_keys")
 
 
 def strip_comments(text: str) -> str:
@@ -38,6 +38,14 @@ def test_statement_on_user_data_binds_user_id(name):
             f"{name}: INSERT must bind user_id in VALUES"
         )
         return
+    if re.search(r"\bINSERT\s+INTO\b", statement, re.IGNORECASE):
+        # An INSERT inside a WITH statement must bind user_id in its VALUES too.
+        values = re.search(
+            r"\bVALUES\s*\((.*?)\)\s*(RETURNING|ON\s+CONFLICT|$)", statement, re.S | re.I
+        )
+        assert values and "%(user_id)s" in values.group(1), (
+            f"{name}: INSERT must bind user_id in VALUES"
+        )
     where = re.search(r"\bWHERE\b(.*)", statement, re.S | re.I)
     assert where, f"{name}: a statement on user data needs a WHERE"
     assert re.search(r"\buser_id\s*=\s*%\(user_id\)s", where.group(1)), (

@@ -9,7 +9,8 @@ from uuid import UUID
 import falcon
 from marshmallow import Schema
 
-from service.representation import load_query, present, send_task, tasks_url
+from service.conditional import if_match_versions, not_modified
+from service.representation import etag, load_query, present, send_task, tasks_url
 from service.schemas import (
     completion_schema,
     list_query_schema,
@@ -62,19 +63,25 @@ class TaskItem:
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
     ) -> None:
-        send_task(req, resp, _found(self._store.get(user_id, task_id)))
+        row = _found(self._store.get(user_id, task_id))
+        if not_modified(req, row):
+            resp.status = falcon.HTTP_304
+            resp.set_header("ETag", etag(row))
+            return
+        send_task(req, resp, row)
 
     def on_put(
         self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
     ) -> None:
-        send_task(req, resp, _found(self._store.update(user_id, task_id, req.context.body)))
+        row = self._store.update(user_id, task_id, req.context.body, if_match_versions(req))
+        send_task(req, resp, _found(row))
 
     on_patch = on_put
 
     def on_delete(
         self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
     ) -> None:
-        send_task(req, resp, _found(self._store.delete(user_id, task_id)))
+        send_task(req, resp, _found(self._store.delete(user_id, task_id, if_match_versions(req))))
 
 
 class TaskCompletion:
@@ -90,8 +97,9 @@ class TaskCompletion:
         self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
     ) -> None:
         body = req.context.body
+        versions = if_match_versions(req)
         if body is None:
-            row = self._store.toggle(user_id, task_id)
+            row = self._store.toggle(user_id, task_id, versions)
         else:
-            row = self._store.update(user_id, task_id, {"completed": body["completed"]})
+            row = self._store.update(user_id, task_id, {"completed": body["completed"]}, versions)
         send_task(req, resp, _found(row))
