@@ -6,22 +6,22 @@ import falcon
 
 from service import errors
 from service.config import MAX_BODY_BYTES, Config
+from service.cors import Cors
 from service.health import DatabaseHealth
 from service.media import media_handlers
 from service.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
+from service.openapi import openapi_json
+from service.resources.docs import DOCS_STATIC, SWAGGER_UI_DIR, ApiDocs, OpenApiDocument
 from service.resources.health import Health, Liveness
 from service.resources.tasks import TaskCollection, TaskCompletion, TaskItem
 from service.store import TaskStore
 
-EXPOSED_HEADERS = ["ETag", "Location", "Link", "X-Request-ID", "Idempotent-Replayed", "Retry-After"]
-
 
 def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falcon.App:
     """Build the WSGI app around its collaborators; no I/O happens here."""
-    origins = "*" if "*" in config.cors_allow_origins else list(config.cors_allow_origins)
     middleware: list[object] = [
         RequestId(),
-        falcon.CORSMiddleware(allow_origins=origins, expose_headers=EXPOSED_HEADERS),
+        Cors(config.cors_allow_origins),
     ]
     if config.trust_forwarded_headers:
         middleware.append(TrustForwardedHeaders())
@@ -43,4 +43,8 @@ def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falc
     app.add_route("/health", health_resource)
     app.add_route("/readyz", health_resource)
     app.add_route("/livez", Liveness())
+
+    app.add_route("/openapi.json", OpenApiDocument(openapi_json()))
+    app.add_route("/docs", ApiDocs())
+    app.add_static_route(DOCS_STATIC, SWAGGER_UI_DIR)
     return app
