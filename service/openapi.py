@@ -209,9 +209,7 @@ def _responses(success: dict[str, dict[str, Any]], *statuses: int) -> dict[str, 
     return responses
 
 
-def _ok(
-    description: str, schema: Any, *, media_type: str = JSON, **headers: str
-) -> dict[str, Any]:
+def _ok(description: str, schema: Any, *, media_type: str = JSON, **headers: str) -> dict[str, Any]:
     return {
         "description": description,
         "headers": {"X-Request-ID": "X-Request-ID", **headers},
@@ -280,9 +278,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 "tasks match, the `Link` header points at the next page (keyset pagination).",
                 parameters=({"in": "query", "schema": list_query_schema()},),
                 responses={
-                    "200": _ok(
-                        "A page of tasks.", {"type": "array", "items": "Task"}, Link="Link"
-                    )
+                    "200": _ok("A page of tasks.", {"type": "array", "items": "Task"}, Link="Link")
                 },
             ),
             "post": _api_operation(
@@ -366,7 +362,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
             "patch": _api_operation(
                 "completeTask",
                 "Toggle or set a task's completed flag",
-                description="No body toggles `completed`; `{\"completed\": bool}` sets it "
+                description='No body toggles `completed`; `{"completed": bool}` sets it '
                 "(idempotent).",
                 parameters=task_write,
                 requestBody=_body("Completion", required=False),
@@ -391,8 +387,7 @@ def _operational_paths() -> dict[str, dict[str, Any]]:
         return {
             "operationId": operation_id,
             "summary": summary,
-            "description": "Checks within 1 s that the database answers and its schema is "
-            "current.",
+            "description": "Checks within 1 s that the database answers and its schema is current.",
             "tags": ["operations"],
             "responses": {
                 "200": _ok("Healthy.", "Health"),

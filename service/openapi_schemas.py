@@ -64,9 +64,7 @@ class TaskFields(Schema):
     """The client-settable fields of a task as the service returns them."""
 
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(
-        required=True, allow_none=True, validate=validate.Length(max=1000)
-    )
+    description = fields.String(required=True, allow_none=True, validate=validate.Length(max=1000))
     completed = fields.Boolean(required=True)
     priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
     due_at = _timestamp("When the task is due.", allow_none=True, required=True)

@@ -45,9 +45,7 @@ def _exposed(resp) -> set[str]:
 @pytest.fixture(scope="module")
 def listed_origins(database_url):
     """The service with an explicit origin list, its pool open."""
-    rt = build(
-        make_config(database_url, CORS_ALLOW_ORIGINS=f"{ORIGIN}, https://second.example")
-    )
+    rt = build(make_config(database_url, CORS_ALLOW_ORIGINS=f"{ORIGIN}, https://second.example"))
     rt.pool.open(wait=True, timeout=10)
     yield TestApp(rt.app, extra_environ={"HTTP_HOST": "tasks.test"})
     rt.stop()
@@ -59,7 +57,9 @@ def _preflight(app: TestApp, path: str, method: str, origin: str = ORIGIN, statu
         headers={
             "Origin": origin,
             "Access-Control-Request-Method": method,
-            "Access-Control-Request-Headers": ", ".join(h.lower() for h in CONTRACT_REQUEST_HEADERS),
+            "Access-Control-Request-Headers": ", ".join(
+                h.lower() for h in CONTRACT_REQUEST_HEADERS
+            ),
         },
         status=status,
     )
@@ -133,7 +133,9 @@ def test_vary_origin_is_on_responses_without_origin_too(listed_origins):
 
 
 def test_listed_origin_preflight_for_a_write(listed_origins):
-    resp = _preflight(listed_origins, "/api/alice/tasks/00000000-0000-4000-8000-000000000000", "PUT")
+    resp = _preflight(
+        listed_origins, "/api/alice/tasks/00000000-0000-4000-8000-000000000000", "PUT"
+    )
     assert resp.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "PUT" in _split(resp.headers["Access-Control-Allow-Methods"])
 
@@ -152,9 +154,7 @@ def test_listed_origin_preflight_for_a_write(listed_origins):
 def test_error_responses_carry_cors_headers(listed_origins, method, path, status, body):
     kwargs = {"headers": {"Origin": ORIGIN}, "status": status}
     if body is not None:
-        resp = listed_origins.request(
-            path, method=method, json=body, expect_errors=True, **kwargs
-        )
+        resp = listed_origins.request(path, method=method, json=body, expect_errors=True, **kwargs)
     elif method == "POST":
         resp = listed_origins.request(
             path,

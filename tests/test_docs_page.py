@@ -97,7 +97,7 @@ def test_docs_page_lists_every_operation_in_headless_chromium(served):
     chromium = _chromium()
     base, paths = served
     with tempfile.TemporaryDirectory() as profile:
-        result = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
+        result = subprocess.run(
             [
                 chromium,
                 *CHROMIUM_FLAGS,

@@ -15,7 +15,10 @@ from service.schemas import ListQuery, TaskWrite
 DOC = openapi_document()
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 OPERATIONS = sorted(
-    (path, method) for path, item in DOC["paths"].items() for method in item if method in HTTP_METHODS
+    (path, method)
+    for path, item in DOC["paths"].items()
+    for method in item
+    if method in HTTP_METHODS
 )
 
 # TODO(merge): documented from the contract, but routed by branches not merged yet. Delete an
@@ -177,7 +180,13 @@ def test_request_bodies_are_the_validating_schemas():
     # Read-only fields are accepted and ignored on input: documented, marked readOnly.
     read_only = {name for name, prop in create["properties"].items() if prop.get("readOnly")}
     assert read_only == {
-        "id", "user_id", "completed_at", "url", "version", "created_at", "updated_at"
+        "id",
+        "user_id",
+        "completed_at",
+        "url",
+        "version",
+        "created_at",
+        "updated_at",
     }
     patch = DOC["paths"]["/api/{user_id}/tasks/{task_id}"]["patch"]["requestBody"]["content"]
     assert set(patch) == {"application/json", "application/merge-patch+json"}

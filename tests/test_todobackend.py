@@ -28,9 +28,7 @@ class Client:
         return self._check(self.app.get(url, headers={"Origin": ORIGIN}, status=status))
 
     def post(self, url: str, body: dict, status: int = 201):
-        return self._check(
-            self.app.post_json(url, body, headers={"Origin": ORIGIN}, status=status)
-        )
+        return self._check(self.app.post_json(url, body, headers={"Origin": ORIGIN}, status=status))
 
     def patch(self, url: str, body: dict, status: int = 200):
         return self._check(
