@@ -53,7 +53,7 @@ request but a CORS preflight needs `Authorization: Bearer <token>` whose `sub` i
 answers the `OPTIONS` preflight for the methods it lists.
 """
 
-# Falcon's default name "Schema" suffix stripping would name these badly; explicit names.
+# Component names, explicit rather than derived by apispec from the class names.
 SCHEMAS: dict[str, type[Schema]] = {
     "Task": out.TaskOut,
     "FieldError": out.FieldError,

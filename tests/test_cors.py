@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
+
 import pytest
 from falcon import inspect
 from webtest import TestApp
 
 from service.cors import ALLOW_HEADERS
 from service.runtime import build
+from tests.browser import chromium_or_skip, dump_dom, serve
 from tests.conftest import make_config
 
 ORIGIN = "https://app.example"
@@ -187,3 +192,85 @@ def test_503_carries_cors_headers_and_exposes_retry_after():
         assert {"Retry-After", "X-Request-ID"} <= _exposed(resp)
     finally:
         rt.pool.close(timeout=1)
+
+
+BROWSER_PAGE = """<!DOCTYPE html>
+<html><body><pre id="out">pending</pre><script>
+const tasks = "%(api)s/api/%(user)s/tasks";
+async function run() {
+  const out = {};
+  let r = await fetch(tasks, {
+    method: "POST",
+    headers: {"Content-Type": "application/json", "Idempotency-Key": "browser-%(user)s",
+              "X-Request-ID": "browser-post"},
+    body: JSON.stringify({title: "from a browser", order: 1}),
+  });
+  const task = await r.json();
+  out.post = {status: r.status, etag: r.headers.get("ETag"),
+              location: r.headers.get("Location"), request_id: r.headers.get("X-Request-ID")};
+  r = await fetch(task.url, {
+    method: "PATCH",
+    headers: {"Content-Type": "application/merge-patch+json", "If-Match": out.post.etag},
+    body: JSON.stringify({completed: true}),
+  });
+  out.patch = {status: r.status, etag: r.headers.get("ETag"), body: await r.json()};
+  r = await fetch(task.url, {method: "PUT", headers: {"Content-Type": "application/json"},
+                             body: JSON.stringify({title: "renamed"})});
+  out.put = {status: r.status};
+  r = await fetch(task.url, {headers: {"If-None-Match": '"1"'}});
+  out.get = {status: r.status, title: (await r.json()).title};
+  r = await fetch(task.url, {method: "DELETE"});
+  out.delete = {status: r.status};
+  r = await fetch(task.url);
+  out.missing = {status: r.status, type: r.headers.get("Content-Type"),
+                 request_id: r.headers.get("X-Request-ID")};
+  document.getElementById("out").textContent = JSON.stringify(out);
+}
+run().catch(e => { document.getElementById("out").textContent = "ERROR " + e; });
+</script></body></html>
+"""
+
+
+@pytest.mark.slow
+def test_a_browser_on_an_allowed_origin_can_use_the_api_and_read_its_headers(database_url, user_id):
+    chromium_or_skip()
+    page: dict[str, bytes] = {}
+
+    def page_app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [page["html"]]
+
+    with serve(page_app) as (page_base, _):
+        rt = build(make_config(database_url, CORS_ALLOW_ORIGINS=page_base))
+        rt.pool.open(wait=True, timeout=10)
+        try:
+            with serve(rt.app) as (api_base, api_requests):
+                page["html"] = (BROWSER_PAGE % {"api": api_base, "user": user_id}).encode()
+                allowed = _browser_output(dump_dom(f"{page_base}/"))
+                # The same page from another origin (localhost is not 127.0.0.1) is refused.
+                refused = _browser_output(dump_dom(page_base.replace("127.0.0.1", "localhost")))
+        finally:
+            rt.stop()
+
+    assert isinstance(allowed, dict), allowed  # the page's script failed: CORS refused it
+    assert allowed["post"]["status"] == 201
+    assert allowed["post"]["etag"] and allowed["post"]["request_id"] == "browser-post"
+    assert allowed["post"]["location"].startswith(f"{api_base}/api/{user_id}/tasks/")
+    assert allowed["patch"]["status"] == 200 and allowed["patch"]["body"]["completed"] is True
+    assert allowed["patch"]["etag"] != allowed["post"]["etag"]
+    assert allowed["put"] == {"status": 200}
+    assert allowed["get"] == {"status": 200, "title": "renamed"}
+    assert allowed["delete"] == {"status": 200}
+    assert allowed["missing"]["status"] == 404
+    assert allowed["missing"]["type"] == "application/problem+json"
+    assert allowed["missing"]["request_id"]
+    # Writes with custom headers were preflighted, and the preflights were answered.
+    assert any(r.startswith("OPTIONS ") for r in api_requests)
+    assert refused == "ERROR TypeError: Failed to fetch"
+
+
+def _browser_output(dom: str):
+    match = re.search(r'<pre id="out">(.*?)</pre>', dom, re.DOTALL)
+    assert match, dom[-2000:]
+    text = html.unescape(match.group(1))
+    return text if text.startswith("ERROR") else json.loads(text)
