@@ -1,14 +1,14 @@
 """The OpenAPI 3.1 document of the contract, built with apispec from the marshmallow schemas.
 
-Request bodies and query parameters come from the schemas the service validates with
-(service/schemas.py); responses from service/openapi_schemas.py; paths, operations,
-headers and error responses are declared here, once, following the contract. The
+Request bodies come from the schemas the service validates with (service/schemas.py);
+listing parameters from the contract's definitions plus any other field ListQuery validates;
+responses from service/openapi_schemas.py; paths, operations, headers and error responses
+are declared here, once, following the contract. The
 document is built once per process (`openapi_document`) and served as bytes.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 from typing import Any
 
@@ -251,18 +251,12 @@ def _api_operation(
 
 
 def list_query_schema() -> Schema:
-    """Return the listing parameters: the contract's, each replaced by ListQuery's when it has it.
+    """Return the listing parameters: the contract's, plus any other ListQuery validates.
 
-    So the document describes every parameter the contract promises, and the validators the
-    service really applies wherever it applies one.
+    The contract's definitions win for the names it lists (they carry its enums,
+    defaults and wording); tests check that every field ListQuery validates is documented.
     """
-    contract = out.ListQueryContract._declared_fields
-    declared: dict[str, Any] = {}
-    for name, field in {**contract, **ListQuery._declared_fields}.items():
-        field = copy.deepcopy(field)
-        if name in contract and "description" not in field.metadata:
-            field.metadata = {**field.metadata, **contract[name].metadata}
-        declared[name] = field
+    declared = {**ListQuery._declared_fields, **out.ListQueryContract._declared_fields}
     return Schema.from_dict(declared, name="ListQueryDoc")()
 
 

@@ -2,8 +2,8 @@
 
 Nothing here runs per request: service/openapi.py feeds these to apispec once, at start-up.
 Request bodies are documented from the real input schemas of service/schemas.py; these add
-what they do not declare (the read-only task fields, the response bodies, and the listing
-parameters of the contract that service/schemas.ListQuery does not validate yet).
+what they do not declare: the read-only task fields, the response bodies, and the listing
+parameters as the contract words them.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ class Liveness(Schema):
 
 
 class ListQueryContract(Schema):
-    """Every listing parameter of the contract; the real ListQuery's fields take precedence."""
+    """Every listing parameter of the contract, as the document describes it."""
 
     status = fields.String(
         load_default="all",
