@@ -49,7 +49,7 @@ def _exposed(resp) -> set[str]:
 
 @pytest.fixture(scope="module")
 def listed_origins(database_url):
-    """The service with an explicit origin list, its pool open."""
+    """Return the service configured with an explicit origin list, its pool open."""
     rt = build(make_config(database_url, CORS_ALLOW_ORIGINS=f"{ORIGIN}, https://second.example"))
     rt.pool.open(wait=True, timeout=10)
     yield TestApp(rt.app, extra_environ={"HTTP_HOST": "tasks.test"})
