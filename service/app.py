@@ -8,15 +8,16 @@ from service import errors
 from service.auth import authentication
 from service.conditional import handle_precondition_failed
 from service.config import MAX_BODY_BYTES, Config
+from service.cors import Cors
 from service.health import DatabaseHealth
 from service.idempotency import IdempotencyKeys
 from service.media import media_handlers
 from service.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
+from service.openapi import openapi_json
+from service.resources.docs import DOCS_STATIC, SWAGGER_UI_DIR, ApiDocs, OpenApiDocument
 from service.resources.health import Health, Liveness
 from service.resources.tasks import TaskCollection, TaskCompletion, TaskItem
 from service.store import PreconditionFailed, TaskStore
-
-EXPOSED_HEADERS = ["ETag", "Location", "Link", "X-Request-ID", "Idempotent-Replayed", "Retry-After"]
 
 
 def create_app(
@@ -29,10 +30,9 @@ def create_app(
 
     Without `idempotency`, the Idempotency-Key header is ignored.
     """
-    origins = "*" if "*" in config.cors_allow_origins else list(config.cors_allow_origins)
     middleware: list[object] = [
         RequestId(),
-        falcon.CORSMiddleware(allow_origins=origins, expose_headers=EXPOSED_HEADERS),
+        Cors(config.cors_allow_origins),
     ]
     if config.trust_forwarded_headers:
         middleware.append(TrustForwardedHeaders())
@@ -62,4 +62,8 @@ def create_app(
     app.add_route("/health", health_resource)
     app.add_route("/readyz", health_resource)
     app.add_route("/livez", Liveness())
+
+    app.add_route("/openapi.json", OpenApiDocument(openapi_json()))
+    app.add_route("/docs", ApiDocs())
+    app.add_static_route(DOCS_STATIC, SWAGGER_UI_DIR)
     return app
