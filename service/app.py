@@ -7,9 +7,11 @@ import falcon
 from service import errors
 from service.config import MAX_BODY_BYTES, Config
 from service.health import DatabaseHealth
+from service.listing import CursorCodec
 from service.media import media_handlers
 from service.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
 from service.resources.health import Health, Liveness
+from service.resources.stats import TaskStats
 from service.resources.tasks import TaskCollection, TaskCompletion, TaskItem
 from service.store import TaskStore
 
@@ -35,9 +37,10 @@ def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falc
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app, config.retry_after_seconds)
 
-    app.add_route("/api/{user_id}/tasks", TaskCollection(store))
+    app.add_route("/api/{user_id}/tasks", TaskCollection(store, CursorCodec.from_config(config)))
     app.add_route("/api/{user_id}/tasks/{task_id}", TaskItem(store))
     app.add_route("/api/{user_id}/tasks/{task_id}/complete", TaskCompletion(store))
+    app.add_route("/api/{user_id}/stats", TaskStats(store.listing))
 
     health_resource = Health(health, config.retry_after_seconds)
     app.add_route("/health", health_resource)

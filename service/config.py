@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -75,6 +75,8 @@ class Config:
     trust_forwarded_headers: bool = False
     log_level: str = "INFO"
     retry_after_seconds: int = 1
+    # Kept out of repr, so a logged Config never shows it.
+    cursor_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(
@@ -100,6 +102,9 @@ class Config:
         log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigError(f"LOG_LEVEL must be a logging level name, got {log_level!r}")
+        cursor_secret = env.get("CURSOR_SECRET", "").strip() or None
+        if cursor_secret is not None and len(cursor_secret) < 16:
+            raise ConfigError("CURSOR_SECRET must be at least 16 characters")
         return cls(
             database_url=database_url,
             pool_min_size=pool_min,
@@ -115,4 +120,5 @@ class Config:
             trust_forwarded_headers=_bool(env, "TRUST_FORWARDED_HEADERS", False),
             log_level=log_level,
             retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, minimum=1),
+            cursor_secret=cursor_secret,
         )
