@@ -33,7 +33,7 @@ def cursor_of(url: str) -> str:
     return parse_qs(urlsplit(url).query)["cursor"][0]
 
 
-def walk(app, path: str, params: dict | None = None, between=None, max_pages: int = 1000):
+def walk(app, path: str, params: dict | None = None, between=None, max_pages: int = 100):
     """GET every page from `path`, following Link rel=next; return the pages' task lists.
 
     `between(page_number)` runs after each page that has a successor (to change data).
