@@ -113,3 +113,31 @@ def test_filtered_pages_still_walk_the_sort_index(seeded, key, descending):
     assert [n["Index Name"] for n in plan if n["Node Type"] == "Index Scan"] == [
         INDEXES[key][descending]
     ]
+
+
+def test_selective_search_uses_the_trigram_index_where_there_is_one(seeded):
+    has_index = seeded.execute(
+        "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'tasks_search_trgm_idx'"
+    ).fetchone()["n"]
+    if not has_index:
+        pytest.skip("pg_trgm is not available on this server: search runs without its index")
+    values = params(terms=("note 1234",))
+    plan = explain(seeded, Sort("created_at", False).statement, values)
+    assert "tasks_search_trgm_idx" in [n.get("Index Name") for n in plan]
+
+
+@pytest.mark.parametrize(("key", "descending"), sorted(STATEMENTS))
+def test_search_finds_the_same_tasks_with_or_without_an_index(seeded, key, descending):
+    statement = Sort(key, descending).statement
+    rows = seeded.execute(QUERIES[statement], {**params(terms=("note", "12")), "limit": 40000})
+    found = [r["id"] for r in rows.fetchall()]
+    expected = {
+        r["id"]
+        for r in seeded.execute(
+            "SELECT id FROM tasks WHERE user_id = %s "
+            "AND strpos(lower(title || ' ' || coalesce(description, '')), 'note') > 0 "
+            "AND strpos(lower(title || ' ' || coalesce(description, '')), '12') > 0",
+            (USER,),
+        )
+    }
+    assert len(found) == len(set(found)) and set(found) == expected and len(found) > 10
