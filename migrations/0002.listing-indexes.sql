@@ -18,12 +18,17 @@ CREATE INDEX tasks_user_order_desc_idx ON tasks (user_id, (coalesce("order"::big
 
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') THEN
-        CREATE EXTENSION IF NOT EXISTS pg_trgm;
-        CREATE INDEX tasks_search_trgm_idx ON tasks
-            USING gin ((lower(title || ' ' || coalesce(description, ''))) gin_trgm_ops);
-    ELSE
+    IF NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') THEN
         RAISE NOTICE 'pg_trgm is not available: text search works without its index';
+        RETURN;
     END IF;
+    BEGIN
+        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE NOTICE 'no privilege to create pg_trgm: text search works without its index';
+        RETURN;
+    END;
+    CREATE INDEX tasks_search_trgm_idx ON tasks
+        USING gin ((title || ' ' || coalesce(description, '')) gin_trgm_ops);
 END
 $$;

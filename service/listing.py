@@ -98,16 +98,17 @@ class Filters:
 
     def params(self) -> dict[str, Any]:
         """Return the statement parameters of the filters."""
-        patterns = [like_pattern(term) for term in self.terms]
+        patterns = sorted((like_pattern(term) for term in self.terms), key=len, reverse=True)
         return {
             "completed": self.completed,
             "priority": self.priority,
-            "tags": list(self.tags),
+            "tags": list(self.tags) or None,
             "due_before": self.due_before,
             "due_after": self.due_after,
-            # The longest term is likely the most selective: it alone can use the trigram index.
-            "q_lead": max(patterns, key=len) if patterns else None,
-            "q_patterns": patterns or None,
+            # The longest term is likely the most selective: it is the one clause a trigram
+            # index can serve; the others filter what it finds.
+            "q_lead": patterns[0] if patterns else None,
+            "q_rest": patterns[1:],
         }
 
 

@@ -9,13 +9,12 @@ FROM tasks
 WHERE user_id = %(user_id)s
   AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
   AND (%(priority)s::task_priority IS NULL OR priority = %(priority)s::task_priority)
-  AND tags @> %(tags)s::text[]
+  AND (%(tags)s::text[] IS NULL OR tags @> %(tags)s::text[])
   AND (%(due_before)s::timestamptz IS NULL OR due_at < %(due_before)s::timestamptz)
   AND (%(due_after)s::timestamptz IS NULL OR due_at >= %(due_after)s::timestamptz)
   AND (%(q_lead)s::text IS NULL
-       OR (lower(title || ' ' || coalesce(description, '')) LIKE lower(%(q_lead)s::text)
-           AND lower(title || ' ' || coalesce(description, ''))
-               LIKE ALL (ARRAY(SELECT lower(p) FROM unnest(%(q_patterns)s::text[]) AS p))))
+       OR ((title || ' ' || coalesce(description, '')) ILIKE %(q_lead)s::text
+           AND (title || ' ' || coalesce(description, '')) ILIKE ALL (%(q_rest)s::text[])))
   AND (%(after_id)s::uuid IS NULL
        OR (lower(title) COLLATE "C", id) > (%(after_key)s::text, %(after_id)s::uuid))
 ORDER BY lower(title) COLLATE "C", id
