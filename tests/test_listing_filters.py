@@ -211,3 +211,21 @@ def test_limit_bounds_are_accepted(api):
     created = [api.created(title=f"t{i}")["id"] for i in range(3)]
     assert ids(api.app.get(api.base, {"limit": "1"}).json) == created[:1]
     assert ids(api.app.get(api.base, {"limit": "500"}).json) == created
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("q=%ED%A0%80", "q"), ("q=a%FFb", "q"), ("tag=%C3", "tag"), ("cursor=%ED%B0%80", "cursor")],
+)
+def test_query_that_is_not_utf8_is_422(api, query, field):
+    resp = api.app.get(f"{api.base}?{query}", status=422)
+    assert resp.json["errors"] == [
+        {"location": "query", "field": field, "message": "Must be valid UTF-8 text."}
+    ]
+
+
+def test_bulk_query_that_is_not_utf8_is_422_and_deletes_nothing(api):
+    api.created(title="kept")
+    resp = api.app.delete(f"{api.base}?status=%FF", status=422)
+    assert resp.json["errors"][0]["field"] == "status"
+    assert len(api.app.get(api.base).json) == 1
