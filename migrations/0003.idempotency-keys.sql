@@ -3,7 +3,7 @@
 -- them, and they are purged a few at a time whenever the same user stores a new key.
 -- A row is written in the same transaction as the request's own write, so neither exists
 -- without the other. The key starts with user_id (shardable, like tasks).
--- depends: 0001.create-tasks
+-- depends: 0002.listing-indexes
 
 CREATE TABLE idempotency_keys (
     user_id     text        NOT NULL,

@@ -11,11 +11,13 @@ from service.config import MAX_BODY_BYTES, Config
 from service.cors import Cors
 from service.health import DatabaseHealth
 from service.idempotency import IdempotencyKeys
+from service.listing import CursorCodec
 from service.media import media_handlers
 from service.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
 from service.openapi import openapi_json
 from service.resources.docs import DOCS_STATIC, SWAGGER_UI_DIR, ApiDocs, OpenApiDocument
 from service.resources.health import Health, Liveness
+from service.resources.stats import TaskStats
 from service.resources.tasks import TaskCollection, TaskCompletion, TaskItem
 from service.store import PreconditionFailed, TaskStore
 
@@ -54,9 +56,10 @@ def create_app(
     errors.install(app, config.retry_after_seconds)
     app.add_error_handler(PreconditionFailed, handle_precondition_failed)
 
-    app.add_route("/api/{user_id}/tasks", TaskCollection(store))
+    app.add_route("/api/{user_id}/tasks", TaskCollection(store, CursorCodec.from_config(config)))
     app.add_route("/api/{user_id}/tasks/{task_id}", TaskItem(store))
     app.add_route("/api/{user_id}/tasks/{task_id}/complete", TaskCompletion(store))
+    app.add_route("/api/{user_id}/stats", TaskStats(store.listing))
 
     health_resource = Health(health, config.retry_after_seconds)
     app.add_route("/health", health_resource)

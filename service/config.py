@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
@@ -81,12 +81,14 @@ class Config:
     trust_forwarded_headers: bool = False
     log_level: str = "INFO"
     retry_after_seconds: int = 1
-    jwt_secret: str | None = None
+    jwt_secret: str | None = field(default=None, repr=False)
     jwt_public_key: str | None = None
     jwt_algorithm: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = 0
+    # Kept out of repr, so a logged Config never shows it.
+    cursor_secret: str | None = field(default=None, repr=False)
 
     @property
     def jwt_enabled(self) -> bool:
@@ -117,6 +119,9 @@ class Config:
         log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigError(f"LOG_LEVEL must be a logging level name, got {log_level!r}")
+        cursor_secret = env.get("CURSOR_SECRET", "").strip() or None
+        if cursor_secret is not None and len(cursor_secret) < 16:
+            raise ConfigError("CURSOR_SECRET must be at least 16 characters")
         return cls(
             database_url=database_url,
             pool_min_size=pool_min,
@@ -133,6 +138,7 @@ class Config:
             log_level=log_level,
             retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, minimum=1),
             **_jwt_settings(env),
+            cursor_secret=cursor_secret,
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 import falcon
 from marshmallow import Schema, ValidationError
@@ -41,8 +41,24 @@ def send_task(
     resp.set_header("ETag", etag(row))
 
 
+def _require_utf8_query(query_string: str) -> None:
+    # Falcon decodes invalid UTF-8 (an encoded surrogate, a stray byte) to U+FFFD; the
+    # contract wants a 422 instead of a silently altered value.
+    for pair in query_string.split("&"):
+        name, _, value = pair.partition("=")
+        try:
+            unquote_to_bytes(name.replace("+", " ")).decode("utf-8")
+            unquote_to_bytes(value.replace("+", " ")).decode("utf-8")
+        except UnicodeDecodeError:
+            field = unquote_to_bytes(name).decode("utf-8", "replace")[:64]
+            raise RequestValidationError.single(
+                "query", field, "Must be valid UTF-8 text."
+            ) from None
+
+
 def load_query(req: falcon.Request, schema: Schema) -> dict[str, Any]:
     """Validate the query string with `schema`; a bad parameter is a 422 naming it."""
+    _require_utf8_query(req.query_string)
     try:
         return schema.load(req.params)
     except ValidationError as error:

@@ -160,16 +160,46 @@ class QueryInteger(fields.Integer):
         return int(value)
 
 
+STATUS_FILTERS = ("all", "pending", "completed")
+SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "order")
+SORTS = SORT_KEYS + tuple(f"-{key}" for key in SORT_KEYS)
+
+
 class ListQuery(Schema):
-    """Query parameters of the task listing."""
+    """Query parameters of the task listing: filters, sort order and page."""
 
     class Meta:
-        unknown = "exclude"
+        unknown = RAISE
 
+    status = fields.String(load_default="all", validate=validate.OneOf(STATUS_FILTERS))
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    tag = fields.List(Tag(), validate=validate.Length(max=20))
+    q = CleanText(trim=False, validate=validate.Length(max=500))
+    due_before = UtcDateTime()
+    due_after = UtcDateTime()
+    sort = fields.String(load_default="created_at", validate=validate.OneOf(SORTS))
     limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(validate=validate.Length(min=1, max=4096))
+
+    @pre_load
+    def repeatable_tag(self, data: Any, **kwargs: Any) -> Any:
+        """Accept one `tag` as well as several (the query string repeats it)."""
+        if isinstance(data, dict) and isinstance(data.get("tag"), str):
+            return {**data, "tag": [data["tag"]]}
+        return data
+
+
+class BulkQuery(Schema):
+    """Query parameters of the collection's DELETE and PATCH: which tasks they apply to."""
+
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(load_default="all", validate=validate.OneOf(STATUS_FILTERS))
 
 
 task_create_schema = TaskWrite()
 task_update_schema = TaskWrite(partial=True)
 completion_schema = CompletionWrite()
 list_query_schema = ListQuery()
+bulk_query_schema = BulkQuery()

@@ -9,6 +9,7 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from service import unit_of_work
+from service.listing_store import ListingStore
 from service.queries import Queries
 
 Row = dict[str, Any]
@@ -37,11 +38,12 @@ class TaskStore:
         self._pool = pool
         # Resolve every statement now, so a missing SQL file fails at start-up, not mid-request.
         self._get = queries["task_get"]
-        self._list = queries["task_list"]
         self._insert = queries["task_insert"]
         self._update = queries["task_update"]
         self._toggle = queries["task_toggle"]
         self._delete = queries["task_delete"]
+        # Pages, bulk changes and counts over the user's tasks (service/listing_store.py).
+        self.listing = ListingStore(pool, queries)
 
     def _one(self, sql: str, params: Mapping[str, Any]) -> Row | None:
         # The request's transaction when one is bound (Idempotency-Key), else autocommit.
@@ -58,11 +60,6 @@ class TaskStore:
     def get(self, user_id: str, task_id: UUID) -> Row | None:
         """Return the task, or None when this user has no task with this id."""
         return self._one(self._get, {"user_id": user_id, "task_id": task_id})
-
-    def list(self, user_id: str, limit: int) -> list[Row]:
-        """Return up to `limit` tasks of the user in the default order."""
-        with unit_of_work.connection(self._pool) as conn:
-            return conn.execute(self._list, {"user_id": user_id, "limit": limit}).fetchall()
 
     def create(self, user_id: str, fields: Mapping[str, Any]) -> Row:
         """Insert a task from validated fields (defaults fill the rest) and return it."""

@@ -398,13 +398,14 @@ def test_a_key_stored_by_a_racing_request_rolls_this_one_back_with_409(database_
         rt.stop()
 
 
-def test_the_dao_never_borrows_a_connection_around_the_unit_of_work():
-    """Every TaskStore statement must run on the request's transaction when one is bound."""
+@pytest.mark.parametrize("module", ["store.py", "listing_store.py"])
+def test_the_dao_never_borrows_a_connection_around_the_unit_of_work(module):
+    """Every DAO statement must run on the request's transaction when one is bound."""
     from service.config import PROJECT_ROOT
 
-    source = (PROJECT_ROOT / "service" / "store.py").read_text()
+    source = (PROJECT_ROOT / "service" / module).read_text()
     assert "_pool.connection(" not in source, (
-        "TaskStore must borrow through unit_of_work.connection(self._pool), or an "
+        f"{module} must borrow through unit_of_work.connection(self._pool), or an "
         "Idempotency-Key request would write outside its transaction"
     )
 

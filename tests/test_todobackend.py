@@ -67,7 +67,6 @@ def test_the_root_responds_to_a_post_with_the_todo_which_was_posted(client):
     assert todo["title"] == "a todo"
 
 
-@pytest.mark.xfail(strict=True, reason="collection DELETE lands with the listing branch")
 def test_the_root_responds_successfully_to_a_delete_and_is_then_empty(client):
     client.post(client.root, {"title": "first"})
     client.post(client.root, {"title": "second"})

@@ -10,8 +10,10 @@ import falcon
 from marshmallow import Schema
 
 from service.conditional import if_match_versions, not_modified
+from service.listing import CursorCodec, filters_from_query, next_page_url, page_request
 from service.representation import etag, load_query, present, send_task, tasks_url
 from service.schemas import (
+    bulk_query_schema,
     completion_schema,
     list_query_schema,
     task_create_schema,
@@ -30,18 +32,37 @@ def _found(row: Row | None) -> Row:
 
 
 class TaskCollection:
-    """A user's tasks: list them, create one."""
+    """A user's tasks: list them (filtered, sorted, paged), create one, change or delete many."""
 
-    schemas: ClassVar[Mapping[str, Schema]] = {"POST": task_create_schema}
+    schemas: ClassVar[Mapping[str, Schema]] = {
+        "POST": task_create_schema,
+        "PATCH": completion_schema,
+    }
 
-    def __init__(self, store: TaskStore) -> None:
+    def __init__(self, store: TaskStore, cursors: CursorCodec) -> None:
         self._store = store
+        self._cursors = cursors
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
-        query = load_query(req, list_query_schema)
-        rows = self._store.list(user_id, query["limit"])
+        request = page_request(user_id, load_query(req, list_query_schema), self._cursors)
+        page = self._store.listing.page(user_id, request)
         collection_url = tasks_url(req, user_id)
-        resp.media = [present(row, collection_url) for row in rows]
+        resp.media = [present(row, collection_url) for row in page.rows]
+        if page.next is not None:
+            cursor = self._cursors.encode(user_id, request, page.next)
+            resp.append_header(
+                "Link", f'<{next_page_url(collection_url, req.params, cursor)}>; rel="next"'
+            )
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        filters = filters_from_query(load_query(req, bulk_query_schema))
+        resp.media = {"deleted": self._store.listing.delete_matching(user_id, filters)}
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        filters = filters_from_query(load_query(req, bulk_query_schema))
+        completed = req.context.body["completed"]
+        updated = self._store.listing.set_completed_matching(user_id, filters, completed)
+        resp.media = {"updated": updated}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
         row = self._store.create(user_id, req.context.body)

@@ -1,0 +1,80 @@
+"""The listing DAO: pages of a user's tasks, bulk changes by status, and counts.
+
+Every statement is scoped to a user_id. The listing statements run unprepared on purpose:
+their optional filters are `(%(x)s IS NULL OR ...)` predicates, and only a plan made with
+the actual values drops the unused ones and turns the cursor into a range on the index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from service import unit_of_work
+from service.listing import STATEMENTS, Filters, PageRequest, Position
+from service.queries import Queries
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of tasks, and where the next one starts (None when nothing more matches)."""
+
+    rows: list[Row]
+    next: Position | None
+
+
+class ListingStore:
+    """Query and change a user's tasks as a set; never another user's."""
+
+    def __init__(self, pool: ConnectionPool, queries: Queries) -> None:
+        self._pool = pool
+        # Resolve every statement now, so a missing SQL file fails at start-up.
+        self._pages = {name: queries[name] for name in STATEMENTS.values()}
+        self._delete_matching = queries["task_delete_matching"]
+        self._set_completed_matching = queries["task_set_completed_matching"]
+        self._stats = queries["task_stats"]
+
+    def page(self, user_id: str, request: PageRequest) -> Page:
+        """Return up to `request.limit` matching tasks after `request.after`, in its order."""
+        params = {
+            **request.filters.params(),
+            "user_id": user_id,
+            "after_key": request.after.key if request.after else None,
+            "after_id": request.after.id if request.after else None,
+            # One more than asked tells whether another page exists, without counting.
+            "limit": request.limit + 1,
+        }
+        with unit_of_work.connection(self._pool) as conn:
+            rows = conn.execute(
+                self._pages[request.sort.statement], params, prepare=False
+            ).fetchall()
+        more = len(rows) > request.limit
+        rows = rows[: request.limit]
+        keys = [row.pop("sort_key") for row in rows]
+        following = Position(key=keys[-1], id=rows[-1]["id"]) if more else None
+        return Page(rows=rows, next=following)
+
+    def delete_matching(self, user_id: str, filters: Filters) -> int:
+        """Delete the user's tasks that match the status filter; return how many."""
+        with unit_of_work.connection(self._pool) as conn:
+            cursor = conn.execute(
+                self._delete_matching, {"user_id": user_id, "completed": filters.completed}
+            )
+            return cursor.rowcount
+
+    def set_completed_matching(self, user_id: str, filters: Filters, completed: bool) -> int:
+        """Set the completed flag of the matching tasks; return how many changed."""
+        params = {"user_id": user_id, "completed": filters.completed, "set_completed": completed}
+        with unit_of_work.connection(self._pool) as conn:
+            return conn.execute(self._set_completed_matching, params).rowcount
+
+    def stats(self, user_id: str) -> Row:
+        """Return the user's task counts: total, completed, pending and overdue."""
+        with unit_of_work.connection(self._pool) as conn:
+            row = conn.execute(self._stats, {"user_id": user_id}).fetchone()
+        assert row is not None  # an aggregate without GROUP BY always yields one row
+        return row

@@ -1,0 +1,20 @@
+-- A page of one user's tasks by priority (low < normal < high, the enum's order), ascending; ties break on id.
+-- The page starts after the cursor's (key, id) when after_id is set. A NULL filter parameter
+-- means "no such filter": the statement runs unprepared, so each plan sees the values and
+-- drops the unused predicates (and the keyset condition becomes a range on the sort's index).
+SELECT id, user_id, title, description, completed, completed_at, priority, due_at,
+       tags, "order", version, created_at, updated_at, priority AS sort_key
+FROM tasks
+WHERE user_id = %(user_id)s
+  AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
+  AND (%(priority)s::task_priority IS NULL OR priority = %(priority)s::task_priority)
+  AND (%(tags)s::text[] IS NULL OR tags @> %(tags)s::text[])
+  AND (%(due_before)s::timestamptz IS NULL OR due_at < %(due_before)s::timestamptz)
+  AND (%(due_after)s::timestamptz IS NULL OR due_at >= %(due_after)s::timestamptz)
+  AND (%(q_lead)s::text IS NULL
+       OR ((title || ' ' || coalesce(description, '')) ILIKE %(q_lead)s::text
+           AND (title || ' ' || coalesce(description, '')) ILIKE ALL (%(q_rest)s::text[])))
+  AND (%(after_id)s::uuid IS NULL
+       OR (priority, id) > (%(after_key)s::task_priority, %(after_id)s::uuid))
+ORDER BY priority, id
+LIMIT %(limit)s

@@ -1,0 +1,11 @@
+-- Set the completed flag of every task of one user that matches the status filter (NULL: all).
+-- Only tasks whose flag actually changes are written, so the row count is the number changed
+-- and version / updated_at move exactly for those; completed_at follows the flag.
+UPDATE tasks
+SET completed    = %(set_completed)s::boolean,
+    completed_at = CASE WHEN %(set_completed)s::boolean THEN now() END,
+    version      = version + 1,
+    updated_at   = now()
+WHERE user_id = %(user_id)s
+  AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
+  AND completed <> %(set_completed)s::boolean

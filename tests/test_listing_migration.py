@@ -1,0 +1,56 @@
+"""Migration 0002: the listing indexes, and the trigram index only where pg_trgm exists."""
+
+from __future__ import annotations
+
+import psycopg
+
+from service import migrate
+
+LISTING_INDEXES = {
+    "tasks_user_updated_idx",
+    "tasks_user_due_asc_idx",
+    "tasks_user_due_desc_idx",
+    "tasks_user_priority_idx",
+    "tasks_user_title_idx",
+    "tasks_user_order_asc_idx",
+    "tasks_user_order_desc_idx",
+}
+
+
+def indexes(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'tasks'")
+        return {r[0] for r in rows}
+
+
+def trgm_available(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_trgm'"
+        ).fetchone()
+        return row[0] == 1
+
+
+def test_listing_indexes_apply_and_roll_back(scratch):
+    url = scratch.create()
+    migrate.apply(url)
+    with_trgm = trgm_available(url)
+    expected = LISTING_INDEXES | ({"tasks_search_trgm_idx"} if with_trgm else set())
+    assert expected <= indexes(url)
+    assert ("tasks_search_trgm_idx" in indexes(url)) == with_trgm
+    # 0003 builds on 0002, so both come off, newest first.
+    assert migrate.rollback(url, count=2) == ["0003.idempotency-keys", "0002.listing-indexes"]
+    assert not (expected & indexes(url))
+    assert "tasks_user_created_idx" in indexes(url)
+    migrate.apply(url)
+    assert expected <= indexes(url)
+
+
+def test_listing_indexes_lead_with_user_id(database_url):
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tasks'"
+        ).fetchall()
+    for name, definition in rows:
+        if name in LISTING_INDEXES:
+            assert "(user_id, " in definition, definition

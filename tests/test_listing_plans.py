@@ -1,0 +1,143 @@
+"""Query plans of the listing: each sort walks its own index from the cursor, with no Sort.
+
+A seeded user with 20,000 tasks among 40,000 (table analyzed, planner settings untouched)
+must be served by an index scan on the sort's index whose index condition holds the
+keyset position, reading only the page's rows however deep the cursor is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from service import migrate
+from service.listing import STATEMENTS, Filters, Sort
+from service.queries import Queries
+
+USER = "plan-user"
+INDEXES = {
+    "created_at": ("tasks_user_created_idx", "tasks_user_created_idx"),
+    "updated_at": ("tasks_user_updated_idx", "tasks_user_updated_idx"),
+    "due_at": ("tasks_user_due_asc_idx", "tasks_user_due_desc_idx"),
+    "priority": ("tasks_user_priority_idx", "tasks_user_priority_idx"),
+    "title": ("tasks_user_title_idx", "tasks_user_title_idx"),
+    "order": ("tasks_user_order_asc_idx", "tasks_user_order_desc_idx"),
+}
+QUERIES = Queries.load()
+LIMIT = 50
+
+
+@pytest.fixture(scope="module")
+def seeded(scratch) -> Iterator[psycopg.Connection]:
+    """A migrated scratch database: 20,000 tasks of USER among 40,000, analyzed."""
+    url = scratch.create("tasks_plans")
+    migrate.apply(url)
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute(
+            """
+            INSERT INTO tasks (user_id, title, description, completed, completed_at, priority,
+                               due_at, tags, "order", created_at, updated_at)
+            SELECT CASE WHEN g %% 2 = 0 THEN %(user)s ELSE 'other-' || (g %% 199) END,
+                   md5(g::text), CASE WHEN g %% 5 = 0 THEN 'note ' || g END,
+                   g %% 3 = 0, CASE WHEN g %% 3 = 0 THEN now() END,
+                   (ARRAY['low', 'normal', 'high'])[1 + g %% 3]::task_priority,
+                   CASE WHEN g %% 4 <> 0 THEN now() + (g %% 1000) * interval '1 hour' END,
+                   CASE WHEN g %% 7 = 0 THEN ARRAY['work'] ELSE '{}' END,
+                   CASE WHEN g %% 6 <> 0 THEN (g %% 500) - 250 END,
+                   now() - g * interval '1 second', now() - (g %% 977) * interval '1 minute'
+            FROM generate_series(1, 40000) AS g
+            """,
+            {"user": USER},
+        )
+        conn.execute("ANALYZE tasks")
+        yield conn
+
+
+def params(after: dict[str, Any] | None = None, **filters: Any) -> dict[str, Any]:
+    return {
+        **Filters(**filters).params(),
+        "user_id": USER,
+        "after_key": after["sort_key"] if after else None,
+        "after_id": after["id"] if after else None,
+        "limit": LIMIT + 1,
+    }
+
+
+def nodes(plan: dict) -> Iterator[dict]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+def explain(conn: psycopg.Connection, statement: str, values: dict[str, Any]) -> list[dict]:
+    row = conn.execute(
+        "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + QUERIES[statement], values
+    ).fetchone()
+    return list(nodes(row["QUERY PLAN"][0]["Plan"]))
+
+
+def deep_position(conn: psycopg.Connection, statement: str) -> dict[str, Any]:
+    """Return the sort key and id of the 15,000th task in the statement's order."""
+    values = {**params(), "limit": 15000}
+    return conn.execute(QUERIES[statement], values).fetchall()[-1]
+
+
+@pytest.mark.parametrize(("key", "descending"), sorted(STATEMENTS))
+def test_each_sort_pages_on_its_own_index_without_sorting(seeded, key, descending):
+    statement = Sort(key, descending).statement
+    expected_index = INDEXES[key][descending]
+    for after in (None, deep_position(seeded, statement)):
+        plan = explain(seeded, statement, params(after))
+        kinds = [node["Node Type"] for node in plan]
+        assert "Sort" not in kinds and "Incremental Sort" not in kinds, kinds
+        scans = [node for node in plan if node["Node Type"] == "Index Scan"]
+        assert [scan["Index Name"] for scan in scans] == [expected_index], kinds
+        assert scans[0]["Scan Direction"] == ("Backward" if descending else "Forward")
+        # The page reads only its own rows: the cursor is a bound of the index range.
+        assert scans[0]["Actual Rows"] == LIMIT + 1
+        if after is not None:
+            assert "ROW(" in scans[0]["Index Cond"], scans[0]["Index Cond"]
+
+
+@pytest.mark.parametrize(("key", "descending"), sorted(STATEMENTS))
+def test_filtered_pages_still_walk_the_sort_index(seeded, key, descending):
+    statement = Sort(key, descending).statement
+    after = deep_position(seeded, statement)
+    plan = explain(seeded, statement, params(after, completed=False, priority="high"))
+    kinds = [node["Node Type"] for node in plan]
+    assert "Sort" not in kinds, kinds
+    assert [n["Index Name"] for n in plan if n["Node Type"] == "Index Scan"] == [
+        INDEXES[key][descending]
+    ]
+
+
+def test_selective_search_uses_the_trigram_index_where_there_is_one(seeded):
+    has_index = seeded.execute(
+        "SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'tasks_search_trgm_idx'"
+    ).fetchone()["n"]
+    if not has_index:
+        pytest.skip("pg_trgm is not available on this server: search runs without its index")
+    values = params(terms=("note 1234",))
+    plan = explain(seeded, Sort("created_at", False).statement, values)
+    assert "tasks_search_trgm_idx" in [n.get("Index Name") for n in plan]
+
+
+@pytest.mark.parametrize(("key", "descending"), sorted(STATEMENTS))
+def test_search_finds_the_same_tasks_with_or_without_an_index(seeded, key, descending):
+    statement = Sort(key, descending).statement
+    rows = seeded.execute(QUERIES[statement], {**params(terms=("note", "12")), "limit": 40000})
+    found = [r["id"] for r in rows.fetchall()]
+    expected = {
+        r["id"]
+        for r in seeded.execute(
+            "SELECT id FROM tasks WHERE user_id = %s "
+            "AND strpos(lower(title || ' ' || coalesce(description, '')), 'note') > 0 "
+            "AND strpos(lower(title || ' ' || coalesce(description, '')), '12') > 0",
+            (USER,),
+        )
+    }
+    assert len(found) == len(set(found)) and set(found) == expected and len(found) > 10
