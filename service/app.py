@@ -6,6 +6,7 @@ import falcon
 
 from service import errors
 from service.config import MAX_BODY_BYTES, Config
+from service.deadline import RequestDeadline
 from service.health import DatabaseHealth
 from service.media import media_handlers
 from service.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
@@ -21,6 +22,7 @@ def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falc
     origins = "*" if "*" in config.cors_allow_origins else list(config.cors_allow_origins)
     middleware: list[object] = [
         RequestId(),
+        RequestDeadline(config.db_deadline_ms / 1000),
         falcon.CORSMiddleware(allow_origins=origins, expose_headers=EXPOSED_HEADERS),
     ]
     if config.trust_forwarded_headers:
