@@ -90,9 +90,7 @@ class Cluster:
             shutil.chown(self.root, user=user, group=pwd.getpwnam(user).pw_gid)
 
     def _run(self, *argv: str | Path) -> None:
-        subprocess.run(
-            [*self._as, *map(str, argv)], check=True, capture_output=True, timeout=60
-        )
+        subprocess.run([*self._as, *map(str, argv)], check=True, capture_output=True, timeout=60)
 
     def init(self) -> None:
         """Create the cluster (trust authentication, loopback only)."""
