@@ -263,10 +263,13 @@ class Gunicorn:
 class PgBouncer:
     """PgBouncer in transaction pooling mode in front of one PostgreSQL server."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int | str = 5432) -> None:
         self.listen_port = free_port(PGBOUNCER_PORTS)
         self.root = Path(tempfile.mkdtemp(prefix="tasks-pgbouncer-"))
         self._as = _run_as()
+        if self._as and host.startswith("/"):
+            # A Unix socket directory: run as its owner, who alone may enter it.
+            self._as = ["runuser", "-u", pwd.getpwuid(Path(host).stat().st_uid).pw_name, "--"]
         (self.root / "userlist.txt").write_text('"postgres" ""\n')
         (self.root / "pgbouncer.ini").write_text(
             "[databases]\n"
