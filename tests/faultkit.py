@@ -90,7 +90,7 @@ class Cluster:
             shutil.chown(self.root, user=user, group=pwd.getpwnam(user).pw_gid)
 
     def _run(self, *argv: str | Path) -> None:
-        subprocess.run([*self._as, *map(str, argv)], check=True, capture_output=True, timeout=60)
+        subprocess.run([*self._as, *map(str, argv)], check=True, capture_output=True, timeout=120)
 
     def init(self) -> None:
         """Create the cluster (trust authentication, loopback only)."""
@@ -216,7 +216,7 @@ class Gunicorn:
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20) -> None:
+    def start(self, timeout: float = 60) -> None:
         """Start the master and wait until /livez answers."""
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
