@@ -8,6 +8,7 @@ TEST_PG_BIN), falling back to the ones pgserver ships; as root it runs them as t
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import json
 import os
@@ -25,17 +26,42 @@ from pathlib import Path
 
 from service.config import PROJECT_ROOT
 
+_reserved: dict[int, int] = {}  # port -> descriptor of its held lock file
+
 
 def free_port(candidates: Sequence[int]) -> int:
-    """Return the first port of `candidates` nobody listens on at 127.0.0.1."""
+    """Return the first port of `candidates` that is free, reserved for this process.
+
+    A lock file per port keeps concurrent test runs apart: a port merely free at the time
+    of the check could be taken by another run's server before ours binds it.
+    """
     for port in candidates:
+        if port in _reserved:
+            continue
+        fd = os.open(
+            f"{tempfile.gettempdir()}/tasks-faults-port-{port}.lock", os.O_CREAT | os.O_RDWR
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
+                os.close(fd)
                 continue
-            return port
+        _reserved[port] = fd
+        return port
     raise RuntimeError(f"no free port among {candidates[0]}-{candidates[-1]}")
+
+
+def release_port(port: int) -> None:
+    """Let other test runs use `port` again."""
+    fd = _reserved.pop(port, None)
+    if fd is not None:
+        os.close(fd)
 
 
 # Port ranges reserved for these tests (see the README's "Failure handling").
@@ -85,6 +111,7 @@ class Cluster:
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self._as = _run_as()
+        self._started = False
         if self._as:
             user = self._as[2]
             shutil.chown(self.root, user=user, group=pwd.getpwnam(user).pw_gid)
@@ -106,8 +133,27 @@ class Cluster:
             )
 
     def start(self) -> None:
-        """Start the server and wait until it accepts connections."""
-        self._run(self.bin_dir / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "start")
+        """Start the server and wait until it accepts connections.
+
+        A port taken meanwhile (by a concurrent test run) is traded for another, before the
+        first start only: afterwards clients know the port.
+        """
+        for _ in range(5):
+            try:
+                self._run(self.bin_dir / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "start")
+                self._started = True
+                return
+            except subprocess.CalledProcessError as error:
+                log = self.log.read_text() if self.log.exists() else ""
+                if self._started or "could not bind" not in log:
+                    message = f"pg_ctl start failed: {error.stderr!r} {log[-1500:]}"
+                    raise RuntimeError(message) from error
+                self.log.unlink()
+                release_port(self.port)
+                self.port = free_port(POSTGRES_PORTS)
+                with (self.data / "postgresql.conf").open("a") as conf:
+                    conf.write(f"port = {self.port}\n")
+        raise RuntimeError("no free port for PostgreSQL")
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server: `immediate` kills it without a shutdown checkpoint, like a crash."""
@@ -124,7 +170,9 @@ class Cluster:
 
     def freeze(self) -> None:
         """Stop every server process: TCP stays up, nothing answers."""
-        for pid in self.processes():  # the postmaster first, so it starts no new backend
+        postmaster = self.postmaster_pid()
+        os.kill(postmaster, signal.SIGSTOP)  # first, so that it starts no new backend
+        for pid in children_of(postmaster):
             os.kill(pid, signal.SIGSTOP)
 
     def thaw(self) -> None:
@@ -145,6 +193,7 @@ class Cluster:
             except (OSError, subprocess.CalledProcessError, ValueError):
                 pass
         shutil.rmtree(self.root, ignore_errors=True)
+        release_port(self.port)
 
 
 def children_of(pid: int) -> list[int]:
@@ -258,6 +307,7 @@ class Gunicorn:
             return self.proc.wait()
         finally:
             self.log.unlink(missing_ok=True)
+            release_port(self.port)
 
 
 class PgBouncer:
@@ -325,3 +375,4 @@ class PgBouncer:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.root, ignore_errors=True)
+        release_port(self.listen_port)
