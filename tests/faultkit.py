@@ -230,10 +230,11 @@ def call(port: int, method: str, path: str, body: object = None, timeout: float 
         conn.request(method, path, body=payload, headers=headers)
         resp = conn.getresponse()
         raw = resp.read()
-        parsed = json.loads(raw) if raw else None
+        headers = {k.lower(): v for k, v in resp.getheaders()}
+        parsed = json.loads(raw) if raw and "json" in headers.get("content-type", "") else raw
         return Reply(
             resp.status,
-            {k.lower(): v for k, v in resp.getheaders()},
+            headers,
             parsed,
             time.monotonic() - started,
         )
@@ -328,6 +329,7 @@ class PgBouncer:
             f"listen_addr = 127.0.0.1\nlisten_port = {self.listen_port}\n"
             f"unix_socket_dir =\nauth_type = trust\nauth_file = {self.root}/userlist.txt\n"
             "pool_mode = transaction\nmax_client_conn = 500\ndefault_pool_size = 20\n"
+            "server_login_retry = 1\n"
             f"logfile = {self.root}/pgbouncer.log\npidfile = {self.root}/pgbouncer.pid\n"
             "ignore_startup_parameters = extra_float_digits\nadmin_users = postgres\n"
         )
