@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from service import migrate
 from service.config import Config
 from service.db import create_pool
 from service.queries import Queries
-from tests.conftest import VIA_PGBOUNCER
+from service.runtime import check_schema
+from tests.conftest import VIA_PGBOUNCER, make_config, set_database_statement_timeout
 
 
 def config(**env: str) -> Config:
@@ -34,3 +36,16 @@ def test_the_service_reaches_the_database_through_pgbouncer(runtime, pgbouncer):
         # The database's own setting reached the server session behind PgBouncer.
         timeout = conn.execute("SELECT current_setting('statement_timeout') AS t").fetchone()
     assert timeout == {"t": "2s"}
+
+
+def test_start_up_warns_when_pooling_without_a_server_side_statement_timeout(scratch, caplog):
+    bare, configured = scratch.create(), scratch.create()
+    for url in (bare, configured):
+        migrate.apply(url)
+    # Before any session opens (PgBouncer keeps server sessions, with their settings).
+    set_database_statement_timeout(configured, 1500)
+    check_schema(make_config(bare, PG_TRANSACTION_POOLING="true"))
+    assert "sets no statement_timeout" in caplog.text
+    caplog.clear()
+    check_schema(make_config(configured, PG_TRANSACTION_POOLING="true"))
+    assert "sets no statement_timeout" not in caplog.text
