@@ -21,6 +21,7 @@ import math
 import os
 import socket
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -90,8 +91,10 @@ class Watchdog:
     def __init__(self, name: str = "db-watchdog") -> None:
         self._name = name
         self._reset()
-        # A forked child inherits neither the thread nor a usable lock state.
-        os.register_at_fork(after_in_child=self._reset)
+        # A forked child inherits neither the thread nor a usable lock state. (A weak
+        # reference: fork hooks live as long as the process, pools need not.)
+        this = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _reset_if_alive(this))
 
     def _reset(self) -> None:
         self._cond = threading.Condition(threading.Lock())
@@ -157,6 +160,12 @@ class Watchdog:
                         next_wake = entry.deadline
                 self._next_wake = next_wake
                 self._cond.wait(None if next_wake == math.inf else next_wake - now)
+
+
+def _reset_if_alive(ref: weakref.ref[Watchdog]) -> None:
+    watchdog = ref()
+    if watchdog is not None:
+        watchdog._reset()
 
 
 def _sever(entry: _Watch) -> None:
