@@ -53,6 +53,7 @@ BODIES = {
     "truncated JSON": b'{"title": "x"',
     "trailing garbage": b'{"title": "x"} {"title": "y"}',
     "BOM first": b'\xef\xbb\xbf{"title": "x"}',
+    "huge unknown field name": b'{"title": "ok", "' + b"k" * 60_000 + b'": 1}',
     "unknown SQL-ish field": b'{"title": "ok", "user_id = user_id OR 1=1 --": 1}',
     "title of only control characters": b'{"title": "\\u0007\\u001b"}',
     "zero-width only title": b'{"title": "   "}',
