@@ -9,6 +9,7 @@ from service.auth import authentication
 from service.conditional import handle_precondition_failed
 from service.config import MAX_BODY_BYTES, Config
 from service.cors import Cors
+from service.deadline import RequestDeadline
 from service.health import DatabaseHealth
 from service.idempotency import IdempotencyKeys
 from service.listing import CursorCodec
@@ -34,6 +35,7 @@ def create_app(
     """
     middleware: list[object] = [
         RequestId(),
+        RequestDeadline(config.db_deadline_ms / 1000),
         Cors(config.cors_allow_origins),
     ]
     if config.trust_forwarded_headers:

@@ -76,6 +76,8 @@ class Config:
     pool_check: bool = True
     connect_timeout: int = 3
     statement_timeout_ms: int = 2000
+    db_deadline_ms: int = 4000
+    transaction_pooling: bool = False
     prepare_threshold: int | None = 5
     cors_allow_origins: tuple[str, ...] = ("*",)
     trust_forwarded_headers: bool = False
@@ -112,7 +114,10 @@ class Config:
         pool_min = _int(env, "POOL_MIN_SIZE", min(2, pool_max), minimum=0)
         if pool_min > pool_max:
             raise ConfigError("POOL_MIN_SIZE must not exceed POOL_MAX_SIZE")
-        prepare = env.get("PG_PREPARE_THRESHOLD", "5").strip().lower()
+        transaction_pooling = _bool(env, "PG_TRANSACTION_POOLING", False)
+        # PgBouncer < 1.21 cannot keep prepared statements across transactions.
+        prepare = env.get("PG_PREPARE_THRESHOLD", "none" if transaction_pooling else "5")
+        prepare = prepare.strip().lower()
         origins = tuple(
             o.strip() for o in env.get("CORS_ALLOW_ORIGINS", "*").split(",") if o.strip()
         )
@@ -130,6 +135,8 @@ class Config:
             pool_check=_bool(env, "POOL_CHECK", True),
             connect_timeout=_int(env, "PG_CONNECT_TIMEOUT", 3, minimum=1),
             statement_timeout_ms=_int(env, "PG_STATEMENT_TIMEOUT_MS", 2000, minimum=0),
+            db_deadline_ms=_int(env, "DB_DEADLINE_MS", 4000, minimum=100),
+            transaction_pooling=transaction_pooling,
             prepare_threshold=None
             if prepare in {"", "none", "off"}
             else _int(env, "PG_PREPARE_THRESHOLD", 5),

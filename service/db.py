@@ -2,12 +2,67 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from time import monotonic
+from typing import Any
+
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from service import deadline
 from service.config import Config
 from service.queries import Queries
+
+# TCP keepalives and a user timeout let the kernel notice a vanished server (a network
+# partition, a failed-over host) on idle pooled connections; they cannot notice a server
+# that is up but frozen, which is what the deadline watchdog is for. Ignored on Unix sockets.
+TCP_SETTINGS = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+
+
+class GuardedPool(ConnectionPool):
+    """A ConnectionPool whose every use ends by a deadline, however the database misbehaves.
+
+    Each `connection()` block (the pool's health check of the connection included) runs
+    under a deadline: the request's (see `service.deadline.RequestDeadline`) or, outside a
+    request, `deadline_seconds` from the call. Waiting for a free connection is cut short
+    to fit in it too.
+    """
+
+    def __init__(
+        self, conninfo: str, *, deadline_seconds: float, check_connections: bool, **kwargs: Any
+    ) -> None:
+        self.deadline_seconds = deadline_seconds
+        self.watchdog = deadline.Watchdog(name=f"db-watchdog-{kwargs.get('name', 'pool')}")
+        check = self._check_before_deadline if check_connections else None
+        super().__init__(conninfo, check=check, **kwargs)
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+        """Lend a connection as ConnectionPool does, cut if still in use at the deadline."""
+        with deadline.within(self.deadline_seconds) as until:
+            wait = self.timeout if timeout is None else timeout
+            # A wait of 0 makes the pool raise PoolTimeout at once: a 503, as it should be.
+            wait = max(0.0, min(wait, until - monotonic()))
+            with super().connection(timeout=wait) as conn, self.watchdog.watch(conn, until):
+                yield conn
+
+    def _check_before_deadline(self, conn: psycopg.Connection) -> None:
+        until = deadline.current() or monotonic() + self.deadline_seconds
+        with self.watchdog.watch(conn, until):
+            ConnectionPool.check_connection(conn)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close the pool and stop its watchdog."""
+        super().close(timeout=timeout)
+        self.watchdog.stop()
 
 
 def libpq_url(database_url: str) -> str:
@@ -24,14 +79,15 @@ def create_pool(config: Config, queries: Queries) -> ConnectionPool:
     Connections run in autocommit, so a single-statement request is one round trip;
     code that needs several statements atomically uses `conn.transaction()`.
     """
-    return ConnectionPool(
+    return GuardedPool(
         libpq_url(config.database_url),
+        deadline_seconds=config.db_deadline_ms / 1000,
+        check_connections=config.pool_check,
         min_size=config.pool_min_size,
         max_size=config.pool_max_size,
         timeout=config.pool_timeout,
         open=False,
         name="tasks",
-        check=ConnectionPool.check_connection if config.pool_check else None,
         configure=_session_settings(config, queries),
         kwargs={
             "autocommit": True,
@@ -39,11 +95,19 @@ def create_pool(config: Config, queries: Queries) -> ConnectionPool:
             "prepare_threshold": config.prepare_threshold,
             "connect_timeout": config.connect_timeout,
             "application_name": "tasks-service",
+            **TCP_SETTINGS,
         },
     )
 
 
 def _session_settings(config: Config, queries: Queries):
+    # Behind a transaction-pooling proxy (PgBouncer) a session SET lands on whichever server
+    # connection runs it and stays there for other clients, while ours move on: so there
+    # the timeout is the role's or database's setting instead (README, "Behind PgBouncer").
+    # The server, not the client, must cut a runaway statement: only the server can cancel
+    # it and release its locks; a client-side cut through a proxy leaves it running.
+    if config.transaction_pooling:
+        return None
     sql = queries["session_set_statement_timeout"]
     params = {"milliseconds": str(config.statement_timeout_ms), "is_local": False}
 

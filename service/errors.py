@@ -47,9 +47,15 @@ class RequestValidationError(falcon.HTTPUnprocessableEntity):
         return cls([{"location": location, "field": field, "message": message}])
 
 
+# An unknown field's name is client input: never echo a long one back in full.
+_MAX_FIELD_NAME = 64
+
+
 def _flatten(messages: Any, location: str, prefix: str | None):
     if isinstance(messages, dict):
         for key, value in messages.items():
+            if isinstance(key, str) and len(key) > _MAX_FIELD_NAME:
+                key = key[: _MAX_FIELD_NAME - 3] + "..."
             if key == "_schema":
                 name = prefix
             elif isinstance(key, int):

@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from service import deadline
 from service.config import MIGRATIONS_DIR
 from service.queries import Queries
 
@@ -59,13 +60,20 @@ class DatabaseHealth:
         self._expected = expected
 
     def check(self) -> tuple[bool, dict[str, object]]:
-        """Return (healthy, report) where report is the /health body."""
+        """Return (healthy, report) where report is the /health body.
+
+        A frozen database cannot hold this past CHECK_TIMEOUT_SECONDS: the pool's deadline
+        watchdog cuts the connection then.
+        """
         timeout_params = {"milliseconds": str(int(CHECK_TIMEOUT_SECONDS * 1000)), "is_local": True}
         try:
-            with self._pool.connection(timeout=CHECK_TIMEOUT_SECONDS) as conn:
-                with conn.transaction():
-                    conn.execute(self._queries["session_set_statement_timeout"], timeout_params)
-                    state = read_schema_state(conn, self._queries, self._expected)
+            with (
+                deadline.within(CHECK_TIMEOUT_SECONDS),
+                self._pool.connection(timeout=CHECK_TIMEOUT_SECONDS) as conn,
+                conn.transaction(),
+            ):
+                conn.execute(self._queries["session_set_statement_timeout"], timeout_params)
+                state = read_schema_state(conn, self._queries, self._expected)
         except (psycopg.Error, PoolTimeout) as error:
             logger.warning("health check failed: %s: %s", type(error).__name__, error)
             return False, {"status": "unavailable", "database": "unreachable", "schema": None}

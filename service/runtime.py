@@ -73,6 +73,8 @@ def check_schema(config: Config, queries: Queries | None = None) -> None:
             autocommit=True,
         ) as conn:
             state = read_schema_state(conn, queries, expected_migrations())
+            if config.transaction_pooling:
+                _warn_without_server_statement_timeout(conn, queries)
     except psycopg.OperationalError as error:
         raise StartupCheckFailed(f"cannot reach the database: {error}".strip()) from error
     if state.pending:
@@ -82,3 +84,14 @@ def check_schema(config: Config, queries: Queries | None = None) -> None:
             + " (run `make migrate` or `yoyo apply`)"
         )
     logger.info("schema is current at %s", state.latest)
+
+
+def _warn_without_server_statement_timeout(conn: psycopg.Connection, queries: Queries) -> None:
+    # Behind a transaction pooler the service sets no statement_timeout itself (service/db.py):
+    # the role or database must carry one, or a runaway statement holds its locks for ever.
+    row = conn.execute(queries["session_show_statement_timeout"]).fetchone()
+    if row is not None and row["milliseconds"] == 0:
+        logger.warning(
+            "PG_TRANSACTION_POOLING is on but the server sets no statement_timeout for this "
+            "role or database; run ALTER ROLE ... SET statement_timeout (see README)"
+        )

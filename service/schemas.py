@@ -96,6 +96,9 @@ class UtcDateTime(fields.AwareDateTime):
     default_error_messages = {"range": "Must be between years 1 and 9999 in UTC."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        # datetime.fromisoformat skips some stray characters (e.g. a NUL before the offset).
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
         moment = super()._deserialize(value, attr, data, **kwargs)
         try:
             return moment.astimezone(UTC)

@@ -21,6 +21,15 @@ from webtest import TestApp
 from service import migrate
 from service.config import PROJECT_ROOT, Config
 from service.runtime import Runtime, build
+from tests.faultkit import PgBouncer
+
+# TEST_VIA_PGBOUNCER=1: the service's pool reaches the test server through PgBouncer in
+# transaction pooling mode (started here); fixtures' own connections stay direct.
+VIA_PGBOUNCER = os.environ.get("TEST_VIA_PGBOUNCER", "").lower() in {"1", "true", "yes"}
+_pgbouncer: PgBouncer | None = None
+# What an operator sets on the role or database behind PgBouncer (README, "Behind PgBouncer"):
+# the service's session SET cannot follow a client through transaction pooling.
+PGBOUNCER_STATEMENT_TIMEOUT_MS = 2000
 
 
 def with_database(url: str, name: str) -> str:
@@ -64,6 +73,50 @@ class ScratchDatabases:
                 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pgbouncer() -> Iterator[PgBouncer | None]:
+    """Start PgBouncer in front of the test server when TEST_VIA_PGBOUNCER is set."""
+    global _pgbouncer
+    if not VIA_PGBOUNCER:
+        yield None
+        return
+    if PgBouncer.executable() is None:
+        pytest.skip(
+            "TEST_VIA_PGBOUNCER is set but pgbouncer is not installed (apt-get install pgbouncer)"
+        )
+    info = psycopg.conninfo.conninfo_to_dict(server_url())
+    bouncer = PgBouncer(str(info.get("host") or "127.0.0.1"), info.get("port") or 5432)
+    bouncer.start()
+    _pgbouncer = bouncer
+    try:
+        yield bouncer
+    finally:
+        _pgbouncer = None
+        bouncer.stop()
+
+
+def via_pgbouncer(database_url: str) -> str:
+    """Return `database_url` through PgBouncer when it runs and the URL is the test server's."""
+    if _pgbouncer is None:
+        return database_url
+    server = psycopg.conninfo.conninfo_to_dict(server_url())
+    target = psycopg.conninfo.conninfo_to_dict(database_url)
+    if (server.get("host"), server.get("port")) != (target.get("host"), target.get("port")):
+        return database_url
+    return f"postgresql://postgres@127.0.0.1:{_pgbouncer.listen_port}/{target['dbname']}"
+
+
+def set_database_statement_timeout(database_url: str, milliseconds: int) -> None:
+    """Set the database's own statement_timeout, as operators do behind PgBouncer."""
+    name = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET statement_timeout = {}").format(
+                sql.Identifier(name), sql.Literal(f"{int(milliseconds)}ms")
+            )
+        )
+
+
 @pytest.fixture(scope="session")
 def scratch() -> Iterator[ScratchDatabases]:
     """Hand out empty databases on the test server; all are dropped after the session."""
@@ -77,12 +130,20 @@ def database_url(scratch: ScratchDatabases) -> str:
     """Return the URL of the session's migrated database."""
     url = scratch.create()
     migrate.apply(url)
+    if VIA_PGBOUNCER:
+        set_database_statement_timeout(url, PGBOUNCER_STATEMENT_TIMEOUT_MS)
     return url
 
 
 def make_config(database_url: str, **overrides: str) -> Config:
-    """Build a Config for tests from explicit settings only (no .env, no process env)."""
-    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", **overrides}
+    """Build a Config for tests from explicit settings only (no .env, no process env).
+
+    With TEST_VIA_PGBOUNCER, the service's connections go through PgBouncer.
+    """
+    env = {"DATABASE_URL": via_pgbouncer(database_url), "LOG_LEVEL": "WARNING"}
+    if env["DATABASE_URL"] != database_url:
+        env["PG_TRANSACTION_POOLING"] = "true"
+    env.update(overrides)
     return Config.from_env(env, dotenv_path=None)
 
 

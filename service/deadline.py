@@ -1,0 +1,188 @@
+"""Client-side deadlines on database work, so a frozen database still gets a 503 in time.
+
+`statement_timeout` is enforced by the server, so it cannot fire when the server (or the
+network to it) stops answering altogether: the TCP connection stays up and the worker
+thread blocks in recv() for ever. Each request therefore gets a deadline when it arrives
+(`RequestDeadline`), and one `Watchdog` thread per pool watches the connections in use:
+past its deadline a connection's socket is shut down, the blocked call returns at once with
+an error (`DeadlineExceeded`, a psycopg OperationalError, hence a 503), and the pool
+replaces the connection.
+
+A thread per pool rather than a `threading.Timer` per use: registering is a dict insert
+under a lock (well under a microsecond) where a Timer starts a thread for every request
+(see the README's "Failure handling" figures). The thread sleeps until the earliest
+deadline and is idle when nothing is checked out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from time import monotonic
+
+import falcon
+import psycopg
+
+logger = logging.getLogger("service.deadline")
+
+# The monotonic() instant by which the current request's database work must be over.
+_deadline: ContextVar[float | None] = ContextVar("database_deadline", default=None)
+
+
+class DeadlineExceeded(psycopg.OperationalError):
+    """The database did not answer before the deadline; the connection was cut."""
+
+
+def current() -> float | None:
+    """Return the deadline in force in this context (a monotonic() instant), if any."""
+    return _deadline.get()
+
+
+@contextmanager
+def within(seconds: float) -> Iterator[float]:
+    """Bound the database work in this block to `seconds` from now (or less, if already so)."""
+    deadline = monotonic() + seconds
+    outer = _deadline.get()
+    if outer is not None and outer < deadline:
+        deadline = outer
+    token = _deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _deadline.reset(token)
+
+
+class RequestDeadline:
+    """Falcon middleware: start the request's database budget when the request arrives."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.deadline_token = _deadline.set(monotonic() + self._seconds)
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        token = getattr(req.context, "deadline_token", None)
+        if token is not None:
+            _deadline.reset(token)
+
+
+class _Watch:
+    __slots__ = ("conn", "deadline", "severed")
+
+    def __init__(self, conn: psycopg.Connection, deadline: float) -> None:
+        self.conn = conn
+        self.deadline = deadline
+        self.severed = False
+
+
+class Watchdog:
+    """Cut the connections still in use past their deadline; one thread, started on demand."""
+
+    def __init__(self, name: str = "db-watchdog") -> None:
+        self._name = name
+        self._reset()
+        # A forked child inherits neither the thread nor a usable lock state. (A weak
+        # reference: fork hooks live as long as the process, pools need not.)
+        this = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _reset_if_alive(this))
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._watched: dict[int, _Watch] = {}
+        self._next_wake = math.inf
+        self._thread: threading.Thread | None = None
+        self._generation = 0  # a thread runs while the generation it started with is current
+
+    @contextmanager
+    def watch(self, conn: psycopg.Connection, deadline: float) -> Iterator[None]:
+        """Cut `conn` if the block still runs at `deadline` (a monotonic() instant).
+
+        A psycopg error caused by the cut surfaces as `DeadlineExceeded`; a cut connection
+        is closed on the way out, so its pool discards it instead of lending it again.
+        """
+        entry = _Watch(conn, deadline)
+        with self._cond:
+            if self._thread is None:
+                self._start()
+            self._watched[id(entry)] = entry
+            if deadline < self._next_wake:
+                self._cond.notify()
+        try:
+            yield
+        except psycopg.Error as error:
+            if entry.severed:
+                raise DeadlineExceeded(
+                    "the database did not answer in time; connection cut"
+                ) from error
+            raise
+        finally:
+            with self._cond:
+                del self._watched[id(entry)]
+            if entry.severed and not conn.closed:
+                conn.close()
+
+    def stop(self) -> None:
+        """Stop the thread (it restarts on the next `watch`)."""
+        with self._cond:
+            thread, self._thread = self._thread, None
+            self._generation += 1
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(timeout=1)
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(self._generation,), name=self._name, daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, generation: int) -> None:
+        with self._cond:
+            while generation == self._generation:
+                now = monotonic()
+                next_wake = math.inf
+                for entry in self._watched.values():
+                    if entry.severed:
+                        continue
+                    if entry.deadline <= now:
+                        _sever(entry)
+                    elif entry.deadline < next_wake:
+                        next_wake = entry.deadline
+                self._next_wake = next_wake
+                self._cond.wait(None if next_wake == math.inf else next_wake - now)
+
+
+def _reset_if_alive(ref: weakref.ref[Watchdog]) -> None:
+    watchdog = ref()
+    if watchdog is not None:
+        watchdog._reset()
+
+
+def _sever(entry: _Watch) -> None:
+    """Shut the connection's socket down, so that a thread blocked on it wakes with an error.
+
+    The socket is shut down, not closed: its descriptor stays valid (libpq still owns it),
+    and a shutdown applies to every duplicate of the socket, including libpq's own.
+    """
+    entry.severed = True
+    try:
+        dup = socket.socket(fileno=os.dup(entry.conn.pgconn.socket))
+    except (OSError, psycopg.Error):
+        return  # already closed: nothing is blocked on it
+    try:
+        dup.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        dup.close()
+    logger.warning("database deadline passed: connection cut")
