@@ -8,6 +8,7 @@ from service import errors
 from service.config import MAX_BODY_BYTES, Config
 from service.health import DatabaseHealth
 from service.media import media_handlers
+from service.metrics import MetricsResource, PoolMetrics, RequestMetrics
 from service.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
 from service.resources.health import Health, Liveness
 from service.resources.tasks import TaskCollection, TaskCompletion, TaskItem
@@ -16,10 +17,17 @@ from service.store import TaskStore
 EXPOSED_HEADERS = ["ETag", "Location", "Link", "X-Request-ID", "Idempotent-Replayed", "Retry-After"]
 
 
-def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falcon.App:
+def create_app(
+    config: Config,
+    store: TaskStore,
+    health: DatabaseHealth,
+    pool_metrics: PoolMetrics | None = None,
+) -> falcon.App:
     """Build the WSGI app around its collaborators; no I/O happens here."""
     origins = "*" if "*" in config.cors_allow_origins else list(config.cors_allow_origins)
     middleware: list[object] = [
+        # First, so that the latency it records covers every other middleware.
+        RequestMetrics(),
         RequestId(),
         falcon.CORSMiddleware(allow_origins=origins, expose_headers=EXPOSED_HEADERS),
     ]
@@ -43,4 +51,5 @@ def create_app(config: Config, store: TaskStore, health: DatabaseHealth) -> falc
     app.add_route("/health", health_resource)
     app.add_route("/readyz", health_resource)
     app.add_route("/livez", Liveness())
+    app.add_route("/metrics", MetricsResource(pool_metrics))
     return app

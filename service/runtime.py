@@ -15,6 +15,7 @@ from service.config import Config
 from service.db import create_pool, libpq_url
 from service.health import DatabaseHealth, expected_migrations, read_schema_state
 from service.logs import configure_logging
+from service.metrics import PoolMetrics
 from service.queries import Queries
 from service.store import TaskStore
 
@@ -33,6 +34,7 @@ class Runtime:
     queries: Queries
     pool: ConnectionPool
     app: falcon.App
+    pool_metrics: PoolMetrics
 
     def start(self) -> None:
         """Open the pool after fork; it connects in the background and keeps retrying.
@@ -42,9 +44,11 @@ class Runtime:
         service fails fast instead (`check_schema`, run once by the gunicorn master).
         """
         self.pool.open(wait=False)
+        self.pool_metrics.start()
 
     def stop(self) -> None:
         """Close the pool, letting borrowed connections finish."""
+        self.pool_metrics.stop()
         self.pool.close(timeout=5)
 
 
@@ -56,7 +60,14 @@ def build(config: Config | None = None) -> Runtime:
     pool = create_pool(config, queries)
     store = TaskStore(pool, queries)
     health = DatabaseHealth(pool, queries, expected_migrations())
-    return Runtime(config=config, queries=queries, pool=pool, app=create_app(config, store, health))
+    pool_metrics = PoolMetrics(pool)
+    return Runtime(
+        config=config,
+        queries=queries,
+        pool=pool,
+        app=create_app(config, store, health, pool_metrics),
+        pool_metrics=pool_metrics,
+    )
 
 
 def check_schema(config: Config, queries: Queries | None = None) -> None:
