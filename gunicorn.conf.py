@@ -13,14 +13,14 @@ from pathlib import Path
 _host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a container listens on all interfaces
 bind = os.environ.get("BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
 
-# Worker processes: WEB_CONCURRENCY (the Heroku/Render convention), default 2 per core.
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
-
-# gthread: each worker serves THREADS requests at once while they wait on PostgreSQL, and
-# keeps client connections alive between requests (sync workers close every connection).
-# Measured choice; see bench/RESULTS.md.
+# Worker processes: WEB_CONCURRENCY (the Heroku/Render convention), default one per CPU this
+# process may run on; each gthread worker serves THREADS requests at once while they wait on
+# PostgreSQL and keeps client connections alive (sync workers close every connection and cost
+# more CPU per request). One worker per core with 4 threads spent the least CPU per request
+# and held req/s and tails against 2 per core with 8 threads: see bench/RESULTS.md.
+workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
 worker_class = os.environ.get("WORKER_CLASS", "gthread")
-threads = int(os.environ.get("THREADS", "8"))
+threads = int(os.environ.get("THREADS", "4"))
 
 # One pooled database connection per thread unless set otherwise, so no request waits for one.
 os.environ.setdefault("POOL_MAX_SIZE", str(threads))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from time import monotonic
+from weakref import WeakKeyDictionary
+
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -31,7 +35,7 @@ def create_pool(config: Config, queries: Queries) -> ConnectionPool:
         timeout=config.pool_timeout,
         open=False,
         name="tasks",
-        check=ConnectionPool.check_connection if config.pool_check else None,
+        check=connection_check(config.pool_check_idle_ms) if config.pool_check else None,
         configure=_session_settings(config, queries),
         kwargs={
             "autocommit": True,
@@ -52,3 +56,29 @@ def _session_settings(config: Config, queries: Queries):
         conn.execute(sql, params)
 
     return configure
+
+
+def connection_check(
+    idle_ms: int, clock: Callable[[], float] = monotonic
+) -> Callable[[psycopg.Connection], None]:
+    """Return the pool's check: ping a connection only if it was not handed out within idle_ms.
+
+    A ping is a round trip, and on a busy worker it nearly doubled the cost of a one-query
+    request (bench/RESULTS.md). A connection handed out moments ago was working moments ago,
+    so only one that sat idle is checked (HikariCP's aliveBypassWindowMs does the same). One
+    that breaks inside the window fails its request (a 503) and the pool replaces it when it
+    comes back. idle_ms=0 checks every time.
+    """
+    if idle_ms == 0:
+        return ConnectionPool.check_connection
+    window = idle_ms / 1000
+    handed_out: WeakKeyDictionary[psycopg.Connection, float] = WeakKeyDictionary()
+
+    def check(conn: psycopg.Connection) -> None:
+        now = clock()
+        last = handed_out.get(conn)
+        handed_out[conn] = now
+        if last is None or now - last > window:
+            ConnectionPool.check_connection(conn)
+
+    return check
