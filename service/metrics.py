@@ -58,7 +58,7 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     "tasks_http_request_duration_seconds",
-    "Time from the first middleware to the response (before the body is written), by route.",
+    "Time through the middleware and resource (before the body is serialized), by route.",
     ["route", "method", "status"],
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
