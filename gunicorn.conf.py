@@ -14,13 +14,17 @@ _host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a container listens on
 bind = os.environ.get("BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
 
 # Worker processes: WEB_CONCURRENCY (the Heroku/Render convention), default one per CPU this
-# process may run on; each gthread worker serves THREADS requests at once while they wait on
-# PostgreSQL and keeps client connections alive (sync workers close every connection and cost
-# more CPU per request). One worker per core with 4 threads spent the least CPU per request
-# and held req/s and tails against 2 per core with 8 threads: see bench/RESULTS.md.
+# process may run on. Worker class: sync by default, measured on loopback against gthread
+# (bench/RESULTS.md): with PostgreSQL answering in well under a millisecond, one sync worker
+# per core spent ~20 % less CPU per request and had shorter tails (also at 1000 connections)
+# than gthread's poller-to-thread hand-offs. A sync worker serves one request at a time and
+# closes every connection, so it belongs behind a buffering proxy (as any ingress is), and a
+# database further away wants more of them. WORKER_CLASS=gthread (THREADS defaults to 4
+# then) overlaps requests that wait on PostgreSQL and keeps connections alive instead.
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
-worker_class = os.environ.get("WORKER_CLASS", "gthread")
-threads = int(os.environ.get("THREADS", "4"))
+worker_class = os.environ.get("WORKER_CLASS", "sync")
+# gunicorn itself switches a sync worker with THREADS > 1 to gthread.
+threads = int(os.environ.get("THREADS") or (4 if worker_class == "gthread" else 1))
 
 # One pooled database connection per thread unless set otherwise, so no request waits for one.
 os.environ.setdefault("POOL_MAX_SIZE", str(threads))

@@ -3,7 +3,7 @@
 Checks what only a multi-process server shows: /metrics adds up the requests of every
 worker, a dead worker's live gauges go away, the per-master metrics directory is created and
 removed, and every line gunicorn and the app write is a JSON object carrying the request id.
-The tests share one server and run in file order; the last one stops it.
+The tests share one server per worker class and run in file order; the last one stops it.
 """
 
 from __future__ import annotations
@@ -126,16 +126,18 @@ def _metrics_dir(server: Server) -> Path | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Start gunicorn -c gunicorn.conf.py with 2 workers on a free port."""
+@pytest.fixture(scope="module", params=["sync", "gthread"])
+def server(
+    request: pytest.FixtureRequest, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """Start gunicorn -c gunicorn.conf.py with 2 workers of each class on a free port."""
     logs = tmp_path_factory.mktemp("gunicorn")
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(
         DATABASE_URL=database_url,
         BIND="127.0.0.1:0",
         WEB_CONCURRENCY="2",
-        THREADS="4",
+        WORKER_CLASS=request.param,
         LOG_LEVEL="INFO",
         ACCESS_LOG="-",
         PG_STATEMENT_TIMEOUT_MS="300",
