@@ -1,11 +1,11 @@
 """Soak: a bounded, modest, steady load; sample every worker's memory; report any growth.
 
 usage: DATABASE_URL=postgresql://... .venv/bin/python bench/soak.py [OUTFILE]
-env:  PORT (8152), SECONDS (300), WARMUP (30), CONCURRENCY (4), RATE (150 req/s in all),
+env:  PORT (8152), SECONDS (300), WARMUP (60), CONCURRENCY (4), RATE (150 req/s in all),
       SAMPLE_EVERY (10 s); any gunicorn setting (WEB_CONCURRENCY, THREADS, ...) passes through.
 
 Starts gunicorn with the gunicorn.conf.py that ships on 127.0.0.1:PORT (loopback only), creates
-20 users x 20 tasks, then CONCURRENCY keep-alive clients send the perf kit's mixed workload
+20 users x 20 tasks, then CONCURRENCY client threads send the perf kit's mixed workload
 (60% get one, 20% list, 10% toggle, 10% create) paced to RATE for SECONDS. Every SAMPLE_EVERY
 seconds it reads each worker's VmRSS and VmHWM from /proc. Writes OUTFILE (default
 bench/out/soak-<time>.json) with every sample and a summary per worker: RSS when the warm-up
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PORT = int(os.environ.get("PORT", "8152"))
 SECONDS = int(os.environ.get("SECONDS", "300"))
-WARMUP = int(os.environ.get("WARMUP", "30"))
+WARMUP = int(os.environ.get("WARMUP", "60"))
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "4"))
 RATE = float(os.environ.get("RATE", "150"))
 SAMPLE_EVERY = int(os.environ.get("SAMPLE_EVERY", "10"))
