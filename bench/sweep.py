@@ -16,6 +16,7 @@ env: PORT (8151), KIT (../shared/perf), WORKLOADS (get,mixed), DURATION (5), CON
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shlex
@@ -141,6 +142,7 @@ def main() -> None:
     conns = int(os.environ.get("CONNS", "64"))
     rounds = int(os.environ.get("ROUNDS", "1"))
     work = Path(tempfile.mkdtemp(prefix="tasks-sweep-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     data_dir = None
     with open(outfile, "a") as out:
         for _ in range(rounds):
