@@ -5,19 +5,26 @@ Run: gunicorn -c gunicorn.conf.py service.wsgi:app
 """
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 # Where to listen: HOST (default all interfaces) and PORT (default 8000), or BIND to override.
 _host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a container listens on all interfaces
 bind = os.environ.get("BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
 
-# Worker processes: WEB_CONCURRENCY (the Heroku/Render convention), default 2 per core.
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
-
-# gthread: each worker serves THREADS requests at once while they wait on PostgreSQL, and
-# keeps client connections alive between requests (sync workers close every connection).
-# Measured choice; see bench/RESULTS.md.
-worker_class = os.environ.get("WORKER_CLASS", "gthread")
-threads = int(os.environ.get("THREADS", "8"))
+# Worker processes: WEB_CONCURRENCY (the Heroku/Render convention), default one per CPU this
+# process may run on. Worker class: sync by default, measured on loopback against gthread
+# (bench/RESULTS.md): with PostgreSQL answering in well under a millisecond, one sync worker
+# per core spent ~20 % less CPU per request and had shorter tails (also at 1000 connections)
+# than gthread's poller-to-thread hand-offs. A sync worker serves one request at a time and
+# closes every connection, so it belongs behind a buffering proxy (as any ingress is), and a
+# database further away wants more of them. WORKER_CLASS=gthread (THREADS defaults to 4
+# then) overlaps requests that wait on PostgreSQL and keeps connections alive instead.
+workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
+worker_class = os.environ.get("WORKER_CLASS", "sync")
+# gunicorn itself switches a sync worker with THREADS > 1 to gthread.
+threads = int(os.environ.get("THREADS") or (4 if worker_class == "gthread" else 1))
 
 # One pooled database connection per thread unless set otherwise, so no request waits for one.
 os.environ.setdefault("POOL_MAX_SIZE", str(threads))
@@ -36,14 +43,54 @@ graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
 max_requests = int(os.environ.get("MAX_REQUESTS", "0"))
 max_requests_jitter = int(os.environ.get("MAX_REQUESTS_JITTER", "0"))
 
-# Access log to stdout (ACCESS_LOG=- default; empty to disable), error log to stderr.
-accesslog = os.environ.get("ACCESS_LOG", "-") or None
-access_log_format = (
-    '{"remote":"%(h)s","request":"%(r)s","status":%(s)s,"bytes":"%(B)s",'
-    '"duration_us":%(D)s,"request_id":"%({x-request-id}o)s","user_agent":"%(a)s"}'
-)
+# Logs are JSON lines, like the app's: gunicorn's error log (stderr) and access log (stdout,
+# ACCESS_LOG=- by default; a path writes to that file; empty disables it) go through
+# service.logs.JsonFormatter, and the access line carries method, path, status, duration_ms,
+# request_id, remote and user_agent as fields (service.gunicorn_logs). Level: LOG_LEVEL.
+_log_level = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+loglevel = _log_level.lower()
+logger_class = "service.gunicorn_logs.JsonLogger"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+accesslog = os.environ.get("ACCESS_LOG", "-") or None
+if accesslog in (None, "-"):
+    _access_handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}
+else:
+    _access_handler = {"class": "logging.FileHandler", "filename": accesslog}
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "json",
+        },
+        "access": {**_access_handler, "formatter": "json"},
+    },
+    # The app's loggers propagate to root; the app's configure_logging() keeps this handler.
+    "root": {"level": _log_level, "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": _log_level, "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {
+            "level": "INFO",
+            "handlers": ["access"] if accesslog else [],
+            "propagate": False,
+        },
+    },
+}
+
+# Prometheus multiprocess mode: every worker writes its metrics to files in this directory
+# and /metrics merges them. It must exist before a worker imports prometheus-client, and it
+# must hold the files of this master's workers only: unless PROMETHEUS_MULTIPROC_DIR names
+# one, each master makes a fresh temporary directory and removes it on exit. (A reload
+# re-reads this file with the variable set: the marker says the directory is still ours.)
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tasks-metrics-")
+    os.environ["TASKS_OWN_METRICS_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+_metrics_dir_is_ours = (
+    os.environ.get("TASKS_OWN_METRICS_DIR") == os.environ["PROMETHEUS_MULTIPROC_DIR"]
+)
 
 # Trust X-Forwarded-Proto etc. only from these proxy addresses (gunicorn's own setting).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
@@ -64,6 +111,13 @@ def on_starting(server):
     from service.config import Config
     from service.runtime import check_schema
 
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    if not _metrics_dir_is_ours:
+        # A directory given to us may hold a previous run's files: their counters would be
+        # added to ours and their live gauges would never go away.
+        for stale in Path(metrics_dir).glob("*.db"):
+            stale.unlink()
+    server.log.info("metrics directory %s", metrics_dir, extra={"metrics_dir": metrics_dir})
     check_schema(Config.from_env())
 
 
@@ -79,3 +133,16 @@ def worker_exit(server, worker):
     from service import wsgi
 
     wsgi.runtime.stop()
+
+
+def child_exit(server, worker):
+    """Drop the exited worker's live gauges (pool figures); its counters keep counting."""
+    from service.metrics import mark_worker_dead
+
+    mark_worker_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory this master made."""
+    if _metrics_dir_is_ours:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

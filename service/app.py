@@ -14,6 +14,7 @@ from service.health import DatabaseHealth
 from service.idempotency import IdempotencyKeys
 from service.listing import CursorCodec
 from service.media import media_handlers
+from service.metrics import MetricsResource, PoolMetrics, RequestMetrics
 from service.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
 from service.openapi import openapi_json
 from service.resources.docs import DOCS_STATIC, SWAGGER_UI_DIR, ApiDocs, OpenApiDocument
@@ -28,12 +29,15 @@ def create_app(
     store: TaskStore,
     health: DatabaseHealth,
     idempotency: IdempotencyKeys | None = None,
+    pool_metrics: PoolMetrics | None = None,
 ) -> falcon.App:
     """Build the WSGI app around its collaborators; no I/O happens here.
 
     Without `idempotency`, the Idempotency-Key header is ignored.
     """
     middleware: list[object] = [
+        # First, so that the latency it records covers every other middleware.
+        RequestMetrics(),
         RequestId(),
         RequestDeadline(config.db_deadline_ms / 1000),
         Cors(config.cors_allow_origins),
@@ -71,4 +75,5 @@ def create_app(
     app.add_route("/openapi.json", OpenApiDocument(openapi_json()))
     app.add_route("/docs", ApiDocs())
     app.add_static_route(DOCS_STATIC, SWAGGER_UI_DIR)
+    app.add_route("/metrics", MetricsResource(pool_metrics))
     return app

@@ -74,6 +74,7 @@ class Config:
     pool_max_size: int = 8
     pool_timeout: float = 2.0
     pool_check: bool = True
+    pool_check_idle_ms: int = 1000
     connect_timeout: int = 3
     statement_timeout_ms: int = 2000
     db_deadline_ms: int = 4000
@@ -133,6 +134,7 @@ class Config:
             pool_max_size=pool_max,
             pool_timeout=_float(env, "POOL_TIMEOUT", 2.0),
             pool_check=_bool(env, "POOL_CHECK", True),
+            pool_check_idle_ms=_int(env, "POOL_CHECK_IDLE_MS", 1000, minimum=0),
             connect_timeout=_int(env, "PG_CONNECT_TIMEOUT", 3, minimum=1),
             statement_timeout_ms=_int(env, "PG_STATEMENT_TIMEOUT_MS", 2000, minimum=0),
             db_deadline_ms=_int(env, "DB_DEADLINE_MS", 4000, minimum=100),

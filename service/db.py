@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from time import monotonic
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
 from psycopg.rows import dict_row
@@ -37,11 +38,17 @@ class GuardedPool(ConnectionPool):
     """
 
     def __init__(
-        self, conninfo: str, *, deadline_seconds: float, check_connections: bool, **kwargs: Any
+        self,
+        conninfo: str,
+        *,
+        deadline_seconds: float,
+        check_connection: Callable[[psycopg.Connection], None] | None,
+        **kwargs: Any,
     ) -> None:
         self.deadline_seconds = deadline_seconds
         self.watchdog = deadline.Watchdog(name=f"db-watchdog-{kwargs.get('name', 'pool')}")
-        check = self._check_before_deadline if check_connections else None
+        self._check_connection = check_connection
+        check = self._check_before_deadline if check_connection else None
         super().__init__(conninfo, check=check, **kwargs)
 
     @contextmanager
@@ -57,7 +64,7 @@ class GuardedPool(ConnectionPool):
     def _check_before_deadline(self, conn: psycopg.Connection) -> None:
         until = deadline.current() or monotonic() + self.deadline_seconds
         with self.watchdog.watch(conn, until):
-            ConnectionPool.check_connection(conn)
+            self._check_connection(conn)  # type: ignore[misc]
 
     def close(self, timeout: float = 5.0) -> None:
         """Close the pool and stop its watchdog."""
@@ -82,7 +89,7 @@ def create_pool(config: Config, queries: Queries) -> ConnectionPool:
     return GuardedPool(
         libpq_url(config.database_url),
         deadline_seconds=config.db_deadline_ms / 1000,
-        check_connections=config.pool_check,
+        check_connection=connection_check(config.pool_check_idle_ms) if config.pool_check else None,
         min_size=config.pool_min_size,
         max_size=config.pool_max_size,
         timeout=config.pool_timeout,
@@ -116,3 +123,29 @@ def _session_settings(config: Config, queries: Queries):
         conn.execute(sql, params)
 
     return configure
+
+
+def connection_check(
+    idle_ms: int, clock: Callable[[], float] = monotonic
+) -> Callable[[psycopg.Connection], None]:
+    """Return the pool's check: ping a connection only if it was not handed out within idle_ms.
+
+    A ping is a round trip, and on a busy worker it nearly doubled the cost of a one-query
+    request (bench/RESULTS.md). A connection handed out moments ago was working moments ago,
+    so only one that sat idle is checked (HikariCP's aliveBypassWindowMs does the same). One
+    that breaks inside the window fails its request (a 503) and the pool replaces it when it
+    comes back. idle_ms=0 checks every time.
+    """
+    if idle_ms == 0:
+        return ConnectionPool.check_connection
+    window = idle_ms / 1000
+    handed_out: WeakKeyDictionary[psycopg.Connection, float] = WeakKeyDictionary()
+
+    def check(conn: psycopg.Connection) -> None:
+        now = clock()
+        last = handed_out.get(conn)
+        handed_out[conn] = now
+        if last is None or now - last > window:
+            ConnectionPool.check_connection(conn)
+
+    return check

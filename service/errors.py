@@ -11,6 +11,7 @@ import psycopg
 from marshmallow import ValidationError
 
 from service.media import dumps
+from service.metrics import count_database_error
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -107,6 +108,7 @@ class DatabaseUnavailable:
     def __call__(
         self, req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]
     ) -> None:
+        count_database_error(error)
         logger.warning("database unavailable: %s: %s", type(error).__name__, error)
         _respond(
             req,
@@ -122,6 +124,8 @@ def handle_unexpected(
     req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]
 ) -> None:
     """Log the cause of an unexpected failure and answer a bare 500 problem."""
+    if isinstance(error, psycopg.Error):
+        count_database_error(error)
     logger.error(
         "unhandled %s on %s %s", type(error).__name__, req.method, req.path, exc_info=error
     )

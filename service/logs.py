@@ -20,7 +20,7 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
 }
 
 
-def _install_request_id_factory() -> None:
+def install_request_id_factory() -> None:
     """Stamp every record, for every handler, with the current request id (None outside one)."""
     base_factory = logging.getLogRecordFactory()
     if getattr(base_factory, "_stamps_request_id", False):
@@ -56,10 +56,11 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO") -> None:
     """Send JSON lines to stderr for the root logger (idempotent)."""
-    _install_request_id_factory()
+    install_request_id_factory()
     root = logging.getLogger()
     for handler in root.handlers:
-        if getattr(handler, "_tasks_json", False):
+        # Ours, or one gunicorn's logconfig_dict (gunicorn.conf.py) set up with our formatter.
+        if getattr(handler, "_tasks_json", False) or isinstance(handler.formatter, JsonFormatter):
             root.setLevel(level)
             return
     handler = logging.StreamHandler(sys.stderr)

@@ -16,6 +16,7 @@ from service.db import create_pool, libpq_url
 from service.health import DatabaseHealth, expected_migrations, read_schema_state
 from service.idempotency import IdempotencyKeys, IdempotencyStore
 from service.logs import configure_logging
+from service.metrics import PoolMetrics
 from service.queries import Queries
 from service.store import TaskStore
 
@@ -34,6 +35,7 @@ class Runtime:
     queries: Queries
     pool: ConnectionPool
     app: falcon.App
+    pool_metrics: PoolMetrics
 
     def start(self) -> None:
         """Open the pool after fork; it connects in the background and keeps retrying.
@@ -43,9 +45,11 @@ class Runtime:
         service fails fast instead (`check_schema`, run once by the gunicorn master).
         """
         self.pool.open(wait=False)
+        self.pool_metrics.start()
 
     def stop(self) -> None:
         """Close the pool, letting borrowed connections finish."""
+        self.pool_metrics.stop()
         self.pool.close(timeout=5)
 
 
@@ -58,8 +62,14 @@ def build(config: Config | None = None) -> Runtime:
     store = TaskStore(pool, queries)
     health = DatabaseHealth(pool, queries, expected_migrations())
     idempotency = IdempotencyKeys(pool, IdempotencyStore(queries))
-    app = create_app(config, store, health, idempotency)
-    return Runtime(config=config, queries=queries, pool=pool, app=app)
+    pool_metrics = PoolMetrics(pool)
+    return Runtime(
+        config=config,
+        queries=queries,
+        pool=pool,
+        app=create_app(config, store, health, idempotency, pool_metrics),
+        pool_metrics=pool_metrics,
+    )
 
 
 def check_schema(config: Config, queries: Queries | None = None) -> None:

@@ -8,6 +8,14 @@ isolate themselves by user id instead of truncating, which also exercises user s
 from __future__ import annotations
 
 import os
+import tempfile
+
+# prometheus-client chooses between in-memory and multiprocess values when it is first
+# imported, so the directory must be set before anything imports the service. The suite runs
+# in multiprocess mode, as under gunicorn; the directory is removed at the end of the session.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tasks-test-metrics-")
+
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,6 +123,14 @@ def set_database_statement_timeout(database_url: str, milliseconds: int) -> None
                 sql.Identifier(name), sql.Literal(f"{int(milliseconds)}ms")
             )
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def metrics_directory() -> Iterator[Path]:
+    """Return the session's PROMETHEUS_MULTIPROC_DIR (set above); remove it at the end."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

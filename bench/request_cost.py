@@ -1,0 +1,125 @@
+"""Measure what one request costs in-process, and what the metrics and access log add to it.
+
+usage: DATABASE_URL=postgresql://... .venv/bin/python bench/request_cost.py [N]
+
+No HTTP and no concurrency: the WSGI app is called directly, N times each, for GET one task
+(the hot route). Prints microseconds per call for
+  - RequestMetrics alone (process_request + process_response, multiprocess mode, warm labels),
+  - gunicorn's access log line through service.gunicorn_logs.JsonLogger (to /dev/null),
+  - a whole GET one through the app (includes the database round trip(s)),
+  - the same with POOL_CHECK=false (one round trip fewer),
+so the shares can be read off. Single-threaded figures on a quiet core; compare within a run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import shutil
+import sys
+import tempfile
+import timeit
+import uuid
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tasks-bench-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+import falcon
+import falcon.testing
+
+from service.config import Config
+from service.metrics import RequestMetrics
+from service.runtime import build
+
+
+def per_call_us(func, number: int) -> float:
+    """Return the best of three runs, in microseconds per call."""
+    return min(timeit.repeat(func, number=number, repeat=3)) / number * 1e6
+
+
+def middleware_cost(number: int) -> float:
+    """Time RequestMetrics' two hooks on a realistic request and response."""
+    middleware = RequestMetrics()
+    req = falcon.testing.create_req(path="/api/u1/tasks/00000000-0000-0000-0000-000000000000")
+    req.uri_template = "/api/{user_id}/tasks/{task_id}"
+    resp = falcon.Response()
+
+    def once() -> None:
+        middleware.process_request(req, resp)
+        middleware.process_response(req, resp, None, True)
+
+    return per_call_us(once, number)
+
+
+def access_log_cost(number: int) -> float:
+    """Time one structured access line (formatter and handler included, to a memory stream)."""
+    import logging
+
+    from gunicorn.config import Config as GunicornConfig
+
+    from service.gunicorn_logs import JsonLogger
+    from service.logs import JsonFormatter
+
+    cfg = GunicornConfig()
+    cfg.set("accesslog", "-")
+    logger = JsonLogger(cfg)
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(JsonFormatter())
+    logger.access_log.handlers = [handler]
+
+    class Resp:
+        status = "200 OK"
+        sent = 420
+        headers = (("Content-Type", "application/json"), ("X-Request-ID", "a" * 32))
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/api/u1/tasks/00000000-0000-0000-0000-000000000000",
+        "QUERY_STRING": "",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_USER_AGENT": "wrk",
+    }
+    import datetime
+
+    elapsed = datetime.timedelta(microseconds=1500)
+
+    def once() -> None:
+        logger.access(Resp, None, environ, elapsed)
+
+    return per_call_us(once, number)
+
+
+def get_one_cost(database_url: str, number: int, pool_check: bool) -> float:
+    """Time a whole GET of one task through the WSGI app."""
+    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "POOL_MAX_SIZE": "1"}
+    env["POOL_CHECK"] = "true" if pool_check else "false"
+    runtime = build(Config.from_env(env, dotenv_path=None))
+    runtime.pool.open(wait=True, timeout=10)
+    try:
+        client = falcon.testing.TestClient(runtime.app)
+        user = f"bench-{uuid.uuid4().hex[:8]}"
+        created = client.simulate_post(f"/api/{user}/tasks", json={"title": "cost"})
+        path = f"/api/{user}/tasks/{created.json['id']}"
+        for _ in range(20):  # warm up: prepared statements, label children
+            assert client.simulate_get(path).status_code == 200
+        return per_call_us(lambda: client.simulate_get(path), number)
+    finally:
+        runtime.stop()
+
+
+def main() -> None:
+    """Print the figures."""
+    number = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    print(f"RequestMetrics (both hooks):      {middleware_cost(number * 10):8.1f} us")
+    print(f"access log line (JsonLogger):     {access_log_cost(number * 5):8.1f} us")
+    database_url = os.environ.get("DATABASE_URL")
+    if database_url:
+        for check in (True, False):
+            cost = get_one_cost(database_url, number, check)
+            print(f"GET one, POOL_CHECK={str(check).lower():<5}         {cost:8.1f} us")
+
+
+if __name__ == "__main__":
+    main()
