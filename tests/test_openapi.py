@@ -21,11 +21,6 @@ OPERATIONS = sorted(
     if method in HTTP_METHODS
 )
 
-# TODO(merge): documented from the contract, but routed by branches not merged yet. Delete an
-# entry when its branch lands: the strict xfail below turns into a failure until you do.
-NOT_YET_ROUTED = {
-}
-
 CONTRACT_ERROR_STATUSES = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 500, 503)
 LIST_PARAMETERS = (
     "status",
@@ -93,25 +88,9 @@ def test_every_route_and_method_the_app_serves_is_documented(runtime):
     assert undocumented == []
 
 
-@pytest.mark.parametrize(
-    ("path", "method"),
-    [
-        pytest.param(
-            path,
-            method,
-            marks=pytest.mark.xfail(strict=True, reason=NOT_YET_ROUTED[(path, method)]),
-        )
-        if (path, method) in NOT_YET_ROUTED
-        else (path, method)
-        for path, method in OPERATIONS
-    ],
-)
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
 def test_every_documented_operation_is_served(runtime, path, method):
     assert (path, method) in _served(runtime.app)
-
-
-def test_not_yet_routed_list_names_only_documented_operations():
-    assert set(NOT_YET_ROUTED) <= set(OPERATIONS)
 
 
 def test_operations_have_unique_ids_summaries_and_request_id_headers():
