@@ -107,11 +107,7 @@ class TaskStore:
         With `if_versions`, only while the task's version is one of them, else
         `PreconditionFailed`.
         """
-        params = {"user_id": user_id, "task_id": task_id, "if_versions": _versions(if_versions)}
-        row = self._one(self._toggle, params)
-        if row is None:
-            self._absent_or_mismatch(user_id, task_id, if_versions)
-        return row
+        return self._conditional(self._toggle, user_id, task_id, if_versions)
 
     def delete(
         self, user_id: str, task_id: UUID, if_versions: Collection[int] | None = None
@@ -121,8 +117,13 @@ class TaskStore:
         With `if_versions`, only while the task's version is one of them, else
         `PreconditionFailed`.
         """
+        return self._conditional(self._delete, user_id, task_id, if_versions)
+
+    def _conditional(
+        self, sql: str, user_id: str, task_id: UUID, if_versions: Collection[int] | None
+    ) -> Row | None:
         params = {"user_id": user_id, "task_id": task_id, "if_versions": _versions(if_versions)}
-        row = self._one(self._delete, params)
+        row = self._one(sql, params)
         if row is None:
             self._absent_or_mismatch(user_id, task_id, if_versions)
         return row
