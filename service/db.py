@@ -51,7 +51,10 @@ class GuardedPool(ConnectionPool):
         self.deadline_seconds = deadline_seconds
         self.breaker = breaker or CircuitBreaker(open_seconds=0)
         self.watchdog = deadline.Watchdog(name=f"db-watchdog-{kwargs.get('name', 'pool')}")
-        self._check_connection = check_connection
+        # Not `_check_connection`: ConnectionPool has a method of that name, which an
+        # attribute would shadow, so that the pool ran the check unwatched (a frozen
+        # database then held the request for ever).
+        self._unguarded_check = check_connection
         check = self._check_before_deadline if check_connection else None
         super().__init__(conninfo, check=check, **kwargs)
 
@@ -91,7 +94,7 @@ class GuardedPool(ConnectionPool):
     def _check_before_deadline(self, conn: psycopg.Connection) -> None:
         until = deadline.current() or monotonic() + self.deadline_seconds
         with self.watchdog.watch(conn, until):
-            self._check_connection(conn)  # type: ignore[misc]
+            self._unguarded_check(conn)  # type: ignore[misc]
 
     def close(self, timeout: float = 5.0) -> None:
         """Close the pool and stop its watchdog."""

@@ -103,3 +103,30 @@ def test_request_deadline_applies_to_each_database_use(runtime_factory):
         with pytest.raises(deadline.DeadlineExceeded), rt.pool.connection() as conn:
             conn.execute("SELECT pg_sleep(5)")
         assert time.monotonic() - started < 2
+
+
+def test_the_pools_check_of_a_connection_is_cut_at_the_deadline_too(database_url):
+    from service.db import GuardedPool, libpq_url
+
+    def slow_check(conn) -> None:
+        # A check that does not return (as on a frozen server), here for real on the server.
+        conn.execute("SELECT pg_sleep(10)")
+
+    pool = GuardedPool(
+        libpq_url(database_url),
+        deadline_seconds=0.5,
+        check_connection=slow_check,
+        min_size=1,
+        max_size=1,
+        timeout=5,
+        open=False,
+        kwargs={"autocommit": True},
+    )
+    pool.open(wait=True, timeout=10)
+    try:
+        started = time.monotonic()
+        with pytest.raises(PoolTimeout), pool.connection():
+            pass
+        assert time.monotonic() - started < 3  # the deadline (0.5 s), not the check's 10 s
+    finally:
+        pool.close(timeout=1)
