@@ -331,8 +331,8 @@ def test_frozen_database_with_the_shipped_sync_workers_gives_503_within_the_cont
     server = Gunicorn(url, **SERVICE_SETTINGS, **settings, WEB_CONCURRENCY=None, THREADS=None)
     try:
         server.start()
-        workers = len(server.workers())
-        assert workers == len(os.sched_getaffinity(0))
+        workers = len(os.sched_getaffinity(0))  # one per CPU
+        assert wait_for(lambda: len(server.workers()) == workers, 15), server.workers()
         check_frozen_database_burst(server, cluster, threads=workers)
     finally:
         server.stop()
