@@ -85,7 +85,10 @@ def unavailability(error: BaseException) -> str | None:
 
 
 class CircuitBreaker:
-    """Closed, open (fail fast) for `open_seconds`, then half-open (one probe); see module doc.
+    """Fail database uses fast while the database is known unavailable; see the module doc.
+
+    Closed (uses go through), open for `open_seconds` (uses fail at once), then half-open
+    (one use probes; the others still fail at once).
 
     `open_seconds` 0 disables it. `lost_threshold` lost connections in a row open it (one
     connection broken by itself, say killed by an administrator, costs one request only);
