@@ -78,6 +78,8 @@ class Config:
     connect_timeout: int = 3
     statement_timeout_ms: int = 2000
     db_deadline_ms: int = 4000
+    db_breaker_open_ms: int = 1000
+    db_breaker_probe_ms: int = 1000
     transaction_pooling: bool = False
     prepare_threshold: int | None = 5
     cors_allow_origins: tuple[str, ...] = ("*",)
@@ -138,6 +140,8 @@ class Config:
             connect_timeout=_int(env, "PG_CONNECT_TIMEOUT", 3, minimum=1),
             statement_timeout_ms=_int(env, "PG_STATEMENT_TIMEOUT_MS", 2000, minimum=0),
             db_deadline_ms=_int(env, "DB_DEADLINE_MS", 4000, minimum=100),
+            db_breaker_open_ms=_int(env, "DB_BREAKER_OPEN_MS", 1000, minimum=0),
+            db_breaker_probe_ms=_int(env, "DB_BREAKER_PROBE_MS", 1000, minimum=10),
             transaction_pooling=transaction_pooling,
             prepare_threshold=None
             if prepare in {"", "none", "off"}

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from service import deadline
+from service.breaker import CircuitBreaker
 from service.config import Config
 from service.queries import Queries
 
@@ -34,7 +35,8 @@ class GuardedPool(ConnectionPool):
     Each `connection()` block (the pool's health check of the connection included) runs
     under a deadline: the request's (see `service.deadline.RequestDeadline`) or, outside a
     request, `deadline_seconds` from the call. Waiting for a free connection is cut short
-    to fit in it too.
+    to fit in it too. A `breaker` (service/breaker.py) refuses every use at once while the
+    database is known to be unavailable.
     """
 
     def __init__(
@@ -43,28 +45,56 @@ class GuardedPool(ConnectionPool):
         *,
         deadline_seconds: float,
         check_connection: Callable[[psycopg.Connection], None] | None,
+        breaker: CircuitBreaker | None = None,
         **kwargs: Any,
     ) -> None:
         self.deadline_seconds = deadline_seconds
+        self.breaker = breaker or CircuitBreaker(open_seconds=0)
         self.watchdog = deadline.Watchdog(name=f"db-watchdog-{kwargs.get('name', 'pool')}")
-        self._check_connection = check_connection
+        # Not `_check_connection`: ConnectionPool has a method of that name, which an
+        # attribute would shadow, so that the pool ran the check unwatched (a frozen
+        # database then held the request for ever).
+        self._unguarded_check = check_connection
         check = self._check_before_deadline if check_connection else None
         super().__init__(conninfo, check=check, **kwargs)
 
     @contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
         """Lend a connection as ConnectionPool does, cut if still in use at the deadline."""
-        with deadline.within(self.deadline_seconds) as until:
-            wait = self.timeout if timeout is None else timeout
-            # A wait of 0 makes the pool raise PoolTimeout at once: a 503, as it should be.
-            wait = max(0.0, min(wait, until - monotonic()))
-            with super().connection(timeout=wait) as conn, self.watchdog.watch(conn, until):
-                yield conn
+        breaker = self.breaker
+        if not breaker.clear and breaker.admit():  # admit() raises BreakerOpen while open
+            self._probe(timeout)
+        try:
+            with deadline.within(self.deadline_seconds) as until:
+                wait = self.timeout if timeout is None else timeout
+                # A wait of 0 makes the pool raise PoolTimeout at once: a 503, as it should be.
+                wait = max(0.0, min(wait, until - monotonic()))
+                with super().connection(timeout=wait) as conn, self.watchdog.watch(conn, until):
+                    yield conn
+        except psycopg.Error as error:  # PoolTimeout and DeadlineExceeded included
+            breaker.failed(error)
+            raise
+        if not breaker.clear:
+            breaker.succeeded()
+
+    def _probe(self, timeout: float | None) -> None:
+        # Within the probe's own short budget: a database still frozen holds the request
+        # (and, on a sync worker, the requests queued behind it) no longer than that.
+        try:
+            with deadline.within(self.breaker.probe_seconds) as until:
+                wait = self.timeout if timeout is None else timeout
+                wait = max(0.0, min(wait, until - monotonic()))
+                with super().connection(timeout=wait) as conn, self.watchdog.watch(conn, until):
+                    ConnectionPool.check_connection(conn)
+        except BaseException as error:
+            self.breaker.probe_failed(error)
+            raise
+        self.breaker.succeeded()
 
     def _check_before_deadline(self, conn: psycopg.Connection) -> None:
         until = deadline.current() or monotonic() + self.deadline_seconds
         with self.watchdog.watch(conn, until):
-            self._check_connection(conn)  # type: ignore[misc]
+            self._unguarded_check(conn)  # type: ignore[misc]
 
     def close(self, timeout: float = 5.0) -> None:
         """Close the pool and stop its watchdog."""
@@ -90,6 +120,11 @@ def create_pool(config: Config, queries: Queries) -> ConnectionPool:
         libpq_url(config.database_url),
         deadline_seconds=config.db_deadline_ms / 1000,
         check_connection=connection_check(config.pool_check_idle_ms) if config.pool_check else None,
+        breaker=CircuitBreaker(
+            open_seconds=config.db_breaker_open_ms / 1000,
+            probe_seconds=config.db_breaker_probe_ms / 1000,
+            name="tasks",
+        ),
         min_size=config.pool_min_size,
         max_size=config.pool_max_size,
         timeout=config.pool_timeout,

@@ -10,6 +10,7 @@ import falcon
 import psycopg
 from marshmallow import ValidationError
 
+from service.breaker import BreakerOpen
 from service.media import dumps
 from service.metrics import count_database_error
 
@@ -109,7 +110,9 @@ class DatabaseUnavailable:
         self, req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]
     ) -> None:
         count_database_error(error)
-        logger.warning("database unavailable: %s: %s", type(error).__name__, error)
+        # While the breaker is open every request fails this way; it logged once on opening.
+        level = logging.DEBUG if isinstance(error, BreakerOpen) else logging.WARNING
+        logger.log(level, "database unavailable: %s: %s", type(error).__name__, error)
         _respond(
             req,
             resp,

@@ -64,10 +64,16 @@ def release_port(port: int) -> None:
         os.close(fd)
 
 
+def _ports(variable: str, default: range) -> range:
+    # e.g. TEST_HTTP_PORTS=8170-8179, to keep a run on the ports one was given.
+    first, sep, last = os.environ.get(variable, "").partition("-")
+    return range(int(first), int(last) + 1) if sep else default
+
+
 # Port ranges reserved for these tests (see the README's "Failure handling").
-HTTP_PORTS = range(8140, 8150)
-PGBOUNCER_PORTS = range(6440, 6450)
-POSTGRES_PORTS = range(55440, 55450)
+HTTP_PORTS = _ports("TEST_HTTP_PORTS", range(8140, 8150))
+PGBOUNCER_PORTS = _ports("TEST_PGBOUNCER_PORTS", range(6440, 6450))
+POSTGRES_PORTS = _ports("TEST_POSTGRES_PORTS", range(55440, 55450))
 
 
 def postgres_bin() -> Path | None:
@@ -247,7 +253,7 @@ def call(port: int, method: str, path: str, body: object = None, timeout: float 
 class Gunicorn:
     """The real service: `gunicorn -c gunicorn.conf.py service.wsgi:app` on 127.0.0.1."""
 
-    def __init__(self, database_url: str, **settings: str) -> None:
+    def __init__(self, database_url: str, **settings: str | None) -> None:
         self.port = free_port(HTTP_PORTS)
         self.log = Path(tempfile.mkstemp(prefix="tasks-faults-gunicorn-", suffix=".log")[1])
         keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
@@ -261,9 +267,14 @@ class Gunicorn:
                 "POOL_MIN_SIZE": "1",
                 "ACCESS_LOG": "",
                 "LOG_LEVEL": "WARNING",
-                **settings,
             }
         )
+        # A setting given as None is left unset: gunicorn.conf.py's own default applies.
+        for name, value in settings.items():
+            if value is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = value
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> None:

@@ -28,6 +28,8 @@ def test_database_url_is_required():
         ("POOL_TIMEOUT", "-1"),
         ("LOG_LEVEL", "LOUD"),
         ("POOL_CHECK", "maybe"),
+        ("DB_BREAKER_OPEN_MS", "-1"),
+        ("DB_BREAKER_PROBE_MS", "0"),
     ],
 )
 def test_bad_values_fail_with_the_setting_named(name, value):
@@ -54,3 +56,17 @@ def test_cors_origins_and_prepare_threshold():
     )
     assert config.cors_allow_origins == ("https://a.example", "https://b.example")
     assert config.prepare_threshold is None
+
+
+def test_circuit_breaker_settings_and_zero_turns_it_off():
+    from service.db import create_pool
+    from service.queries import Queries
+
+    env = {"DATABASE_URL": "postgresql://x/y"}
+    config = Config.from_env(env, dotenv_path=None)
+    assert (config.db_breaker_open_ms, config.db_breaker_probe_ms) == (1000, 1000)
+    config = Config.from_env(
+        {**env, "DB_BREAKER_OPEN_MS": "0", "DB_BREAKER_PROBE_MS": "250"}, dotenv_path=None
+    )
+    breaker = create_pool(config, Queries.load()).breaker  # built closed: no I/O
+    assert (breaker.open_seconds, breaker.probe_seconds) == (0, 0.25)

@@ -35,8 +35,14 @@ def backend_pid(pool) -> int:
 
 
 def test_statement_outliving_the_deadline_is_cut_and_the_pool_recovers(runtime_factory):
-    # No server-side timeout: only the client-side deadline can end this statement.
-    rt = runtime_factory(DB_DEADLINE_MS="500", PG_STATEMENT_TIMEOUT_MS="0", POOL_MAX_SIZE="1")
+    # No server-side timeout: only the client-side deadline can end this statement. The
+    # circuit breaker is off: this is about the pool (test_breaker.py covers the breaker).
+    rt = runtime_factory(
+        DB_DEADLINE_MS="500",
+        PG_STATEMENT_TIMEOUT_MS="0",
+        POOL_MAX_SIZE="1",
+        DB_BREAKER_OPEN_MS="0",
+    )
     started = time.monotonic()
     with pytest.raises(deadline.DeadlineExceeded), rt.pool.connection() as conn:
         conn.execute("SELECT pg_sleep(30)")
@@ -97,3 +103,30 @@ def test_request_deadline_applies_to_each_database_use(runtime_factory):
         with pytest.raises(deadline.DeadlineExceeded), rt.pool.connection() as conn:
             conn.execute("SELECT pg_sleep(5)")
         assert time.monotonic() - started < 2
+
+
+def test_the_pools_check_of_a_connection_is_cut_at_the_deadline_too(database_url):
+    from service.db import GuardedPool, libpq_url
+
+    def slow_check(conn) -> None:
+        # A check that does not return (as on a frozen server), here for real on the server.
+        conn.execute("SELECT pg_sleep(10)")
+
+    pool = GuardedPool(
+        libpq_url(database_url),
+        deadline_seconds=0.5,
+        check_connection=slow_check,
+        min_size=1,
+        max_size=1,
+        timeout=5,
+        open=False,
+        kwargs={"autocommit": True},
+    )
+    pool.open(wait=True, timeout=10)
+    try:
+        started = time.monotonic()
+        with pytest.raises(PoolTimeout), pool.connection():
+            pass
+        assert time.monotonic() - started < 3  # the deadline (0.5 s), not the check's 10 s
+    finally:
+        pool.close(timeout=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import signal
 import threading
 import time
@@ -220,37 +221,123 @@ def test_database_stopped_mid_traffic_gives_fast_503s_then_recovers_by_itself(
     assert traffic.created_titles() <= stored
 
 
+def burst(port: int, requests: list[tuple[str, str, object]]) -> list[Reply]:
+    """Send every request at once, each on its own connection; return the replies in order.
+
+    Each reply's `seconds` counts from when its request was sent, queueing included.
+    """
+    replies: list[Reply | None] = [None] * len(requests)
+    ready = threading.Barrier(len(requests))
+
+    def one(n: int, method: str, path: str, body: object) -> None:
+        ready.wait(30)
+        # A client timeout well past the contract, so that a late answer shows its lateness.
+        replies[n] = call(port, method, path, body, timeout=30)
+
+    threads = [
+        threading.Thread(target=one, args=(n, *request), daemon=True)
+        for n, request in enumerate(requests)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert all(reply is not None for reply in replies), "a client thread did not finish"
+    return replies  # type: ignore[return-value]
+
+
+def breaker_rejections(port: int) -> float:
+    """Return the requests all workers refused at once because their breaker was open."""
+    text = call(port, "GET", "/metrics").body
+    assert isinstance(text, bytes)
+    found = re.search(rb'^tasks_db_breaker_rejected_total\{pool="tasks"\} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def create_eventually(port: int, user: str, title: str, seconds: float = 10) -> dict:
+    """Create a task, retrying while the service answers timely 503s; return the task."""
+    replies: list[Reply] = []
+
+    def create() -> bool:
+        replies.append(call(port, "POST", f"/api/{user}/tasks", {"title": title}))
+        return replies[-1].status == 201
+
+    assert wait_for(create, seconds), replies[-3:]
+    assert_fast_503s(replies)
+    assert isinstance(replies[-1].body, dict)
+    return replies[-1].body
+
+
+def check_frozen_database_burst(server: Gunicorn, cluster: Cluster, threads: int) -> None:
+    """Freeze the database under 4x more simultaneous requests than `server` has threads.
+
+    Every request gets a 503 with Retry-After within the contract's 5 s of being sent, the
+    service recovers by itself after the thaw, and every write answered 201 is stored.
+    """
+    user = new_user()
+    created = set()
+    # A worker may still be failing fast after an earlier test's fault, for its window.
+    for n in range(3):
+        task = create_eventually(server.port, user, f"before-{n}")
+        created.add(task["title"])
+    rejected_before = breaker_rejections(server.port)
+    cluster.freeze()
+    try:
+        kinds = [
+            ("GET", f"/api/{user}/tasks", None),
+            ("POST", f"/api/{user}/tasks", {"title": "during"}),
+            ("GET", f"/api/{user}/tasks/{task['id']}", None),
+            ("PATCH", f"/api/{user}/tasks/{task['id']}/complete", None),
+            ("GET", "/readyz", None),
+        ]
+        requests = [kinds[n % len(kinds)] for n in range(4 * threads)]
+        replies = burst(server.port, requests)
+        summary = [
+            (method, path.rsplit("/", 1)[-1], reply.status, round(reply.seconds, 2))
+            for (method, path, _), reply in zip(requests, replies, strict=True)
+        ]
+        for reply in replies:
+            assert reply.status == 503, summary
+        assert_fast_503s(replies)
+        for reply in replies:
+            if reply.headers["content-type"] == "application/problem+json":
+                assert isinstance(reply.body, dict)
+                assert reply.body["request_id"] == reply.headers["x-request-id"]
+        # The process is up, whatever the database does.
+        assert call(server.port, "GET", "/livez", timeout=30).status == 200
+    finally:
+        cluster.thaw()
+    assert wait_for(lambda: recovered(server.port, user), 15), "no recovery after thaw"
+    # Each worker closes its own breaker, at its first request after its window.
+    for n in range(3):
+        created.add(create_eventually(server.port, user, f"after-{n}")["title"])
+    # Most of the burst was refused by the breaker without waiting on the database.
+    assert breaker_rejections(server.port) > rejected_before
+    with psycopg.connect(cluster.url("tasks"), autocommit=True, row_factory=dict_row) as conn:
+        assert created <= titles_in_database(conn, user)
+
+
 def test_frozen_database_gives_503_within_the_contract_then_recovers(
     service: Gunicorn, cluster: Cluster
 ) -> None:
-    user = new_user()
-    assert call(service.port, "POST", f"/api/{user}/tasks", {"title": "before"}).status == 201
-    cluster.freeze()
+    # The module's service: gthread, 2 workers x 4 threads.
+    check_frozen_database_burst(service, cluster, threads=2 * 4)
+
+
+def test_frozen_database_with_the_shipped_sync_workers_gives_503_within_the_contract(
+    service_database: tuple[str, dict[str, str]], cluster: Cluster
+) -> None:
+    # gunicorn.conf.py's own defaults: sync workers, one per CPU, one thread each. Requests
+    # queue in the listen backlog behind a worker waiting on the database.
+    url, settings = service_database
+    server = Gunicorn(url, **SERVICE_SETTINGS, **settings, WEB_CONCURRENCY=None, THREADS=None)
     try:
-        replies: list[Reply] = []
-
-        def one(method: str, path: str, body: object = None) -> None:
-            replies.append(call(service.port, method, path, body))
-
-        # As many requests as the service has threads (2 workers x 4): the deadline starts
-        # when a thread takes the request, so one queued behind a busy thread waits longer.
-        requests = [
-            ("GET", f"/api/{user}/tasks", None),
-            ("POST", f"/api/{user}/tasks", {"title": "during"}),
-            ("GET", "/readyz", None),
-        ] * 2
-        threads = [threading.Thread(target=one, args=r) for r in requests]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        assert len(replies) == len(requests)
-        for reply in replies:
-            assert reply.status == 503, reply
-        assert_fast_503s(replies)
+        server.start()
+        workers = len(os.sched_getaffinity(0))  # one per CPU
+        assert wait_for(lambda: len(server.workers()) == workers, 15), server.workers()
+        check_frozen_database_burst(server, cluster, threads=workers)
     finally:
-        cluster.thaw()
-    assert wait_for(lambda: recovered(service.port, user), 15), "no recovery after thaw"
+        server.stop()
 
 
 def test_killed_worker_is_replaced_and_the_service_keeps_answering(service: Gunicorn) -> None:
