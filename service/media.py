@@ -17,8 +17,8 @@ def _default(value: Any) -> str:
         # RFC 3339 in UTC, always with microseconds and a Z, e.g. 2026-01-24T10:00:00.123456Z.
         text = value.isoformat(timespec="microseconds")
         if text.endswith("+00:00"):
-            # Already UTC (what PostgreSQL hands back): a third cheaper, and a list of 50
-            # tasks formats 100 of these.
+            # Already UTC: a third cheaper. (Task rows no longer get here: their statements
+            # format timestamps in SQL, see sql/task_get.sql; this covers any other body.)
             return text[:-6] + "Z"
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     raise TypeError(f"cannot serialize {type(value).__name__}")

