@@ -25,6 +25,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
 worker_class = os.environ.get("WORKER_CLASS", "sync")
 # gunicorn itself switches a sync worker with THREADS > 1 to gthread.
 threads = int(os.environ.get("THREADS") or (4 if worker_class == "gthread" else 1))
+if worker_class == "sync" and threads == 1:
+    # gunicorn's sync worker, without its wait for the client to close after a request it
+    # read whole (service/gunicorn_worker.py; ~10 % more requests per second).
+    worker_class = "service.gunicorn_worker.SyncWorker"
 
 # One pooled database connection per thread unless set otherwise, so no request waits for one.
 os.environ.setdefault("POOL_MAX_SIZE", str(threads))

@@ -1,0 +1,146 @@
+"""The shipped sync worker (service/gunicorn_worker.py): when it may close at once, and that it does.
+
+gunicorn's own sync worker waits after every response for the client to close first. Ours
+closes at once when the whole request was read and nothing more is waiting, and keeps
+gunicorn's graceful close otherwise, so that an unread request body can never make the
+kernel reset the connection under the response.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from service.config import MAX_BODY_BYTES, PROJECT_ROOT
+from service.gunicorn_worker import request_fully_received
+from tests.test_gunicorn import Server, _listening_port, json_lines, wait_for
+
+
+def _request(body_left: int | None) -> SimpleNamespace:
+    """A stand-in for gunicorn's parsed request: a Content-Length body with `body_left` unread."""
+    reader = SimpleNamespace() if body_left is None else SimpleNamespace(length=body_left)
+    return SimpleNamespace(body=SimpleNamespace(reader=reader))
+
+
+@pytest.fixture
+def connection() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A connected pair: (the server's end, the client's end)."""
+    server_end, client_end = socket.socketpair()
+    yield server_end, client_end
+    server_end.close()
+    client_end.close()
+
+
+def test_a_read_request_with_nothing_waiting_may_close_at_once(connection):
+    server_end, _ = connection
+    assert request_fully_received(_request(body_left=0), server_end)
+
+
+def test_an_unread_body_keeps_the_graceful_close(connection):
+    server_end, _ = connection
+    assert not request_fully_received(_request(body_left=10), server_end)
+
+
+def test_a_body_of_unknown_length_keeps_the_graceful_close(connection):
+    server_end, _ = connection
+    assert not request_fully_received(_request(body_left=None), server_end)
+
+
+def test_bytes_waiting_in_the_kernel_keep_the_graceful_close(connection):
+    server_end, client_end = connection
+    client_end.sendall(b"GET / HTTP/1.1\r\n")
+    assert not request_fully_received(_request(body_left=0), server_end)
+    assert server_end.recv(100) == b"GET / HTTP/1.1\r\n", "the check must not consume them"
+
+
+def test_a_client_that_already_closed_may_be_closed_at_once(connection):
+    server_end, client_end = connection
+    client_end.shutdown(socket.SHUT_WR)
+    assert request_fully_received(_request(body_left=0), server_end)
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """gunicorn -c gunicorn.conf.py as shipped (sync), one worker, on a free port."""
+    logs = tmp_path_factory.mktemp("gunicorn-worker")
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.pop("WORKER_CLASS", None)
+    env.pop("THREADS", None)
+    env.update(DATABASE_URL=database_url, BIND="127.0.0.1:0", WEB_CONCURRENCY="1")
+    access_log, error_log = logs / "access.log", logs / "error.log"
+    with access_log.open("w") as out, error_log.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "service.wsgi:app"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    srv = Server(process=process, access_log=access_log, error_log=error_log)
+    try:
+        srv.port = wait_for(lambda: process.poll() is None and _listening_port(srv), "listening")
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _server_socket_inode(server_port: int, client_port: int) -> int | None:
+    """Return the inode of the server's end of a loopback connection (0: no process holds it).
+
+    A socket its process has closed lives on in the kernel until the TCP close completes,
+    "orphaned", with inode 0; one a process still holds (e.g. while it waits for the
+    client's FIN) has the inode of its file descriptor.
+    """
+    local, remote = f"0100007F:{server_port:04X}", f"0100007F:{client_port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[2] == remote:
+            return int(fields[9])
+    return None
+
+
+def test_the_shipped_configuration_runs_this_worker(server):
+    booted = [entry["message"] for entry in json_lines(server.error_log)]
+    assert any("service.gunicorn_worker.SyncWorker" in message for message in booted)
+
+
+def test_after_a_whole_request_the_worker_lets_go_of_the_connection_at_once(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(b"GET /livez HTTP/1.1\r\nHost: tasks\r\n\r\n")
+        answer = _read_until_closed(client)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        # The client still holds its end open. gunicorn's own worker would be holding its
+        # end too, waiting (up to 2 s) for the client's FIN; ours has already closed it.
+        inode = _server_socket_inode(server.port, client.getsockname()[1])
+        assert inode in (0, None)
+
+
+def test_an_unread_oversized_body_still_gets_its_whole_413(server):
+    body = b"x" * (MAX_BODY_BYTES + 10_000)
+    head = (
+        f"POST /api/worker-user/tasks HTTP/1.1\r\nHost: tasks\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall(head + body)
+        answer = _read_until_closed(client)
+    head_part, _, payload = answer.partition(b"\r\n\r\n")
+    assert head_part.startswith(b"HTTP/1.1 413 ")
+    assert b"application/problem+json" in head_part.lower()
+    assert json.loads(payload)["status"] == 413
