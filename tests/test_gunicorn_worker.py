@@ -1,4 +1,4 @@
-"""The shipped sync worker (service/gunicorn_worker.py): when it may close at once, and that it does.
+"""The shipped sync worker (service/gunicorn_worker.py): when it closes at once, and that it does.
 
 gunicorn's own sync worker waits after every response for the client to close first. Ours
 closes at once when the whole request was read and nothing more is waiting, and keeps
