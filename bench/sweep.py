@@ -97,8 +97,11 @@ def start(setting: str, log: Path) -> subprocess.Popen:
     """Start gunicorn with the setting and wait until it answers."""
     env = dict(os.environ, BIND=f"127.0.0.1:{PORT}")
     env.update(dict(item.split("=", 1) for item in shlex.split(setting)))
+    # GUNICORN_CONF=path in a setting: another config file (e.g. one that imports ours and
+    # changes one thing, for an experiment).
+    conf = env.pop("GUNICORN_CONF", "gunicorn.conf.py")
     server = subprocess.Popen(  # noqa: S603 - our own gunicorn, arguments from the command line
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py", "service.wsgi:app"],
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", conf, "service.wsgi:app"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,  # the access log: written, as in production, then dropped

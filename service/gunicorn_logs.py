@@ -15,7 +15,7 @@ from typing import Any
 
 from gunicorn import glogging
 
-from service.logs import install_request_id_factory, request_id_var
+from service.logs import FIELDS, install_request_id_factory, request_id_var
 
 
 class JsonLogger(glogging.Logger):
@@ -42,7 +42,7 @@ class JsonLogger(glogging.Logger):
                 break
         method = environ.get("REQUEST_METHOD")
         path = environ.get("PATH_INFO")
-        extra = {
+        fields = {
             "method": method,
             "path": path,
             "query": environ.get("QUERY_STRING") or None,
@@ -69,7 +69,7 @@ class JsonLogger(glogging.Logger):
                     "%s %s %s",
                     (method, path, status),
                     None,
-                    extra=extra,
+                    extra={FIELDS: fields},
                 )
                 log.handle(record)
         except Exception:

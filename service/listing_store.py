@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
@@ -55,7 +56,7 @@ class ListingStore:
         more = len(rows) > request.limit
         rows = rows[: request.limit]
         keys = [row.pop("sort_key") for row in rows]
-        following = Position(key=keys[-1], id=rows[-1]["id"]) if more else None
+        following = Position(key=keys[-1], id=UUID(rows[-1]["id"])) if more else None
         return Page(rows=rows, next=following)
 
     def delete_matching(self, user_id: str, filters: Filters) -> int:

@@ -1,7 +1,8 @@
 -- One task of one user; no row when the user has no task with this id.
--- Timestamps come back as the contract's text (RFC 3339, UTC, always 6 fractional digits):
--- formatting them here saves parsing and re-formatting each one in Python.
-SELECT id, user_id, title, description, completed,
+-- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
+-- always 6 fractional digits): formatting them here saves building a UUID or datetime
+-- object for each value in Python and formatting it again.
+SELECT id::text AS id, user_id, title, description, completed,
        to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS completed_at,
        priority,
        to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS due_at,

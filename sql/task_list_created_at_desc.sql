@@ -2,9 +2,10 @@
 -- The page starts after the cursor's (key, id) when after_id is set. A NULL filter parameter
 -- means "no such filter": the statement runs unprepared, so each plan sees the values and
 -- drops the unused predicates (and the keyset condition becomes a range on the sort's index).
--- Timestamps come back as the contract's text (RFC 3339, UTC, always 6 fractional digits):
--- formatting them here saves parsing and re-formatting each one in Python.
-SELECT id, user_id, title, description, completed,
+-- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
+-- always 6 fractional digits): formatting them here saves building a UUID or datetime
+-- object for each value in Python and formatting it again.
+SELECT id::text AS id, user_id, title, description, completed,
        to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS completed_at,
        priority,
        to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS due_at,
@@ -25,5 +26,5 @@ WHERE user_id = %(user_id)s
   AND (%(after_id)s::uuid IS NULL
        OR (created_at, id) < (%(after_key)s::timestamptz, %(after_id)s::uuid))
 -- tasks.: a bare name in ORDER BY would mean the text output column, not the indexed one.
-ORDER BY tasks.created_at DESC, id DESC
+ORDER BY tasks.created_at DESC, tasks.id DESC
 LIMIT %(limit)s

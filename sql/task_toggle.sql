@@ -1,8 +1,9 @@
 -- Flip one task's completed flag (completed_at follows) and return it.
 -- if_versions (If-Match): only while the version is one of them; NULL means unconditional.
 -- In SET, the right-hand side sees the row before the update.
--- Timestamps come back as the contract's text (RFC 3339, UTC, always 6 fractional digits):
--- formatting them here saves parsing and re-formatting each one in Python.
+-- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
+-- always 6 fractional digits): formatting them here saves building a UUID or datetime
+-- object for each value in Python and formatting it again.
 UPDATE tasks
 SET completed    = NOT completed,
     completed_at = CASE WHEN completed THEN NULL ELSE now() END,
@@ -11,7 +12,7 @@ SET completed    = NOT completed,
 WHERE user_id = %(user_id)s
   AND id = %(task_id)s
   AND (%(if_versions)s::integer[] IS NULL OR version = ANY (%(if_versions)s::integer[]))
-RETURNING id, user_id, title, description, completed,
+RETURNING id::text AS id, user_id, title, description, completed,
           to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS completed_at,
           priority,
           to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS due_at,

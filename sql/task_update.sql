@@ -4,8 +4,9 @@
 -- so version and updated_at move exactly when a value does.
 -- if_versions (If-Match) makes the write conditional on the version in this same statement;
 -- NULL means unconditional.
--- Timestamps come back as the contract's text (RFC 3339, UTC, always 6 fractional digits):
--- formatting them here saves parsing and re-formatting each one in Python.
+-- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
+-- always 6 fractional digits): formatting them here saves building a UUID or datetime
+-- object for each value in Python and formatting it again.
 UPDATE tasks AS t
 SET title        = CASE WHEN p.set_title THEN p.title ELSE t.title END,
     description  = CASE WHEN p.set_description THEN p.description ELSE t.description END,
@@ -35,7 +36,7 @@ WHERE t.user_id = %(user_id)s
        OR (p.set_due_at AND p.due_at IS DISTINCT FROM t.due_at)
        OR (p.set_tags AND p.tags IS DISTINCT FROM t.tags)
        OR (p.set_order AND p."order" IS DISTINCT FROM t."order"))
-RETURNING t.id, t.user_id, t.title, t.description, t.completed,
+RETURNING t.id::text AS id, t.user_id, t.title, t.description, t.completed,
           to_char(t.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS completed_at,
           t.priority,
           to_char(t.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS due_at,

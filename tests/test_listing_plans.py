@@ -134,7 +134,7 @@ def test_search_finds_the_same_tasks_with_or_without_an_index(seeded, key, desce
     expected = {
         r["id"]
         for r in seeded.execute(
-            "SELECT id FROM tasks WHERE user_id = %s "
+            "SELECT id::text AS id FROM tasks WHERE user_id = %s "
             "AND strpos(lower(title || ' ' || coalesce(description, '')), 'note') > 0 "
             "AND strpos(lower(title || ' ' || coalesce(description, '')), '12') > 0",
             (USER,),

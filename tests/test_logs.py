@@ -42,3 +42,21 @@ def test_a_log_line_written_during_a_request_is_json_with_its_request_id():
     assert {"time", "message"} <= during[0].keys()
     after = [e for e in entries if e["logger"] == "service.test"]
     assert after[0]["request_id"] is None
+
+
+def _format(**extra) -> dict:
+    record = logging.getLogger("service.test").makeRecord(
+        "service.test", logging.INFO, "", 0, "hello %s", ("there",), None, extra=extra
+    )
+    return json.loads(JsonFormatter().format(record))
+
+
+def test_extra_attributes_become_fields_of_the_line():
+    line = _format(route="/x", status=200)
+    assert (line["message"], line["route"], line["status"]) == ("hello there", "/x", 200)
+
+
+def test_fields_passed_as_one_dict_are_added_as_they_are_without_overriding_the_basics():
+    line = _format(json_fields={"method": "GET", "status": 204, "level": "forged"})
+    assert (line["method"], line["status"], line["level"]) == ("GET", 204, "INFO")
+    assert "json_fields" not in line
