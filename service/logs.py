@@ -6,6 +6,7 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -41,17 +42,35 @@ def install_request_id_factory() -> None:
     logging.setLogRecordFactory(factory)
 
 
+def json_entry(
+    created: float, level: str, logger: str, message: str, request_id: str | None
+) -> dict[str, Any]:
+    """Return the fields every line starts with: time, level, logger, message, request id."""
+    return {
+        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "message": message,
+        "request_id": request_id,
+    }
+
+
+def dump_line(entry: dict[str, Any]) -> str:
+    """Serialize one line's fields (anything orjson cannot, as its str())."""
+    return orjson.dumps(entry, default=str).decode()
+
+
 class JsonFormatter(logging.Formatter):
     """Format a record as a single JSON line: time, level, logger, message, request id, extras."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None),
-        }
+        entry = json_entry(
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            getattr(record, "request_id", None),
+        )
         fields = record.__dict__.get(FIELDS)
         if fields is not None:
             for key, value in fields.items():
@@ -62,7 +81,7 @@ class JsonFormatter(logging.Formatter):
                     entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return dump_line(entry)
 
 
 def configure_logging(level: str = "INFO") -> None:
