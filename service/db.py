@@ -92,9 +92,14 @@ class GuardedPool(ConnectionPool):
         self.breaker.succeeded()
 
     def _check_before_deadline(self, conn: psycopg.Connection) -> None:
+        check = self._unguarded_check
+        if isinstance(check, IdleCheck):
+            if not check.due(conn):
+                return  # handed out moments ago: nothing is sent, so nothing to watch
+            check = ConnectionPool.check_connection
         until = deadline.current() or monotonic() + self.deadline_seconds
         with self.watchdog.watch(conn, until):
-            self._unguarded_check(conn)  # type: ignore[misc]
+            check(conn)  # type: ignore[misc]
 
     def close(self, timeout: float = 5.0) -> None:
         """Close the pool and stop its watchdog."""
@@ -160,27 +165,38 @@ def _session_settings(config: Config, queries: Queries):
     return configure
 
 
-def connection_check(
-    idle_ms: int, clock: Callable[[], float] = monotonic
-) -> Callable[[psycopg.Connection], None]:
-    """Return the pool's check: ping a connection only if it was not handed out within idle_ms.
+class IdleCheck:
+    """The pool's check: ping a connection only if it was not handed out within the window.
 
     A ping is a round trip, and on a busy worker it nearly doubled the cost of a one-query
     request (bench/RESULTS.md). A connection handed out moments ago was working moments ago,
     so only one that sat idle is checked (HikariCP's aliveBypassWindowMs does the same). One
     that breaks inside the window fails its request (a 503) and the pool replaces it when it
-    comes back. idle_ms=0 checks every time.
+    comes back.
     """
-    if idle_ms == 0:
-        return ConnectionPool.check_connection
-    window = idle_ms / 1000
-    handed_out: WeakKeyDictionary[psycopg.Connection, float] = WeakKeyDictionary()
 
-    def check(conn: psycopg.Connection) -> None:
-        now = clock()
-        last = handed_out.get(conn)
-        handed_out[conn] = now
-        if last is None or now - last > window:
+    def __init__(self, idle_ms: int, clock: Callable[[], float] = monotonic) -> None:
+        self._window = idle_ms / 1000
+        self._clock = clock
+        self._handed_out: WeakKeyDictionary[psycopg.Connection, float] = WeakKeyDictionary()
+
+    def due(self, conn: psycopg.Connection) -> bool:
+        """Record that `conn` is handed out now; return True if it sat idle long enough."""
+        now = self._clock()
+        last = self._handed_out.get(conn)
+        self._handed_out[conn] = now
+        return last is None or now - last > self._window
+
+    def __call__(self, conn: psycopg.Connection) -> None:
+        """Ping `conn` if it is due (psycopg-pool's check protocol: raise if it is broken)."""
+        if self.due(conn):
             ConnectionPool.check_connection(conn)
 
-    return check
+
+def connection_check(
+    idle_ms: int, clock: Callable[[], float] = monotonic
+) -> Callable[[psycopg.Connection], None]:
+    """Return the pool's check: an `IdleCheck` over `idle_ms`, or a ping every time for 0."""
+    if idle_ms == 0:
+        return ConnectionPool.check_connection
+    return IdleCheck(idle_ms, clock)

@@ -22,8 +22,6 @@ import os
 import socket
 import threading
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from time import monotonic
 
@@ -45,18 +43,32 @@ def current() -> float | None:
     return _deadline.get()
 
 
-@contextmanager
-def within(seconds: float) -> Iterator[float]:
-    """Bound the database work in this block to `seconds` from now (or less, if already so)."""
-    deadline = monotonic() + seconds
-    outer = _deadline.get()
-    if outer is not None and outer < deadline:
-        deadline = outer
-    token = _deadline.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _deadline.reset(token)
+def within(seconds: float) -> _Within:
+    """Bound the database work in this block to `seconds` from now (or less, if already so).
+
+    `with within(seconds) as deadline:` binds the monotonic() instant in force.
+    """
+    return _Within(seconds)
+
+
+class _Within:
+    # A class rather than a @contextmanager generator: it runs on every database use, and
+    # the generator machinery was two thirds of its cost.
+    __slots__ = ("_seconds", "_token")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    def __enter__(self) -> float:
+        deadline = monotonic() + self._seconds
+        outer = _deadline.get()
+        if outer is not None and outer < deadline:
+            deadline = outer
+        self._token = _deadline.set(deadline)
+        return deadline
+
+    def __exit__(self, *exc_info: object) -> None:
+        _deadline.reset(self._token)
 
 
 class RequestDeadline:
@@ -85,6 +97,30 @@ class _Watch:
         self.severed = False
 
 
+class _Watching:
+    """The context manager `Watchdog.watch` returns (a class: it runs on every database use)."""
+
+    __slots__ = ("_entry", "_watchdog")
+
+    def __init__(self, watchdog: Watchdog, entry: _Watch) -> None:
+        self._watchdog = watchdog
+        self._entry = entry
+
+    def __enter__(self) -> None:
+        self._watchdog._add(self._entry)
+
+    def __exit__(self, exc_type: object, error: BaseException | None, tb: object) -> None:
+        entry = self._entry
+        self._watchdog._remove(entry)
+        if entry.severed:
+            if not entry.conn.closed:
+                entry.conn.close()
+            if isinstance(error, psycopg.Error):
+                raise DeadlineExceeded(
+                    "the database did not answer in time; connection cut"
+                ) from error
+
+
 class Watchdog:
     """Cut the connections still in use past their deadline; one thread, started on demand."""
 
@@ -103,33 +139,25 @@ class Watchdog:
         self._thread: threading.Thread | None = None
         self._generation = 0  # a thread runs while the generation it started with is current
 
-    @contextmanager
-    def watch(self, conn: psycopg.Connection, deadline: float) -> Iterator[None]:
+    def watch(self, conn: psycopg.Connection, deadline: float) -> _Watching:
         """Cut `conn` if the block still runs at `deadline` (a monotonic() instant).
 
         A psycopg error caused by the cut surfaces as `DeadlineExceeded`; a cut connection
         is closed on the way out, so its pool discards it instead of lending it again.
         """
-        entry = _Watch(conn, deadline)
+        return _Watching(self, _Watch(conn, deadline))
+
+    def _add(self, entry: _Watch) -> None:
         with self._cond:
             if self._thread is None:
                 self._start()
             self._watched[id(entry)] = entry
-            if deadline < self._next_wake:
+            if entry.deadline < self._next_wake:
                 self._cond.notify()
-        try:
-            yield
-        except psycopg.Error as error:
-            if entry.severed:
-                raise DeadlineExceeded(
-                    "the database did not answer in time; connection cut"
-                ) from error
-            raise
-        finally:
-            with self._cond:
-                del self._watched[id(entry)]
-            if entry.severed and not conn.closed:
-                conn.close()
+
+    def _remove(self, entry: _Watch) -> None:
+        with self._cond:
+            del self._watched[id(entry)]
 
     def stop(self) -> None:
         """Stop the thread (it restarts on the next `watch`)."""
