@@ -113,7 +113,13 @@ preload_app = False
 def on_starting(server):
     """Fail fast, before any worker starts, if the database is unreachable or behind."""
     from service.config import Config
+    from service.gunicorn_worker import install_problem_errors
     from service.runtime import check_schema
+
+    # gunicorn's own refusals (malformed or oversized request line, oversized headers)
+    # answer as application/problem+json with a request id, like the app's errors, on any
+    # worker class (the workers, forked after this, inherit it).
+    install_problem_errors()
 
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     if not _metrics_dir_is_ours:

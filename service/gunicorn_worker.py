@@ -1,4 +1,4 @@
-"""gunicorn's sync worker, minus the wait for the client's FIN after a fully read request.
+"""gunicorn's sync worker without the wait for the client's FIN; gunicorn's refusals as problems.
 
 Since gunicorn 26 a sync worker closes every connection "gracefully" (RFC 9112 section 9.6):
 it half-closes, then blocks reading until the client closes its side, for up to 2 s. That
@@ -14,13 +14,21 @@ kernel. Otherwise (an unread body, e.g. a 413 or a 401 before the body was read;
 body; bytes already waiting) gunicorn's graceful close runs as before. The one case left
 uncovered is a client that pipelines another request on a connection the server said it
 would close, which no browser or proxy does.
+
+`install_problem_errors` (called by gunicorn.conf.py) makes gunicorn's own answers to
+requests that never reach the app (a malformed or oversized request line, oversized
+headers) application/problem+json with a request id, like every other error, instead of
+gunicorn's HTML page that quotes the offending input.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any
 
+import orjson
+from gunicorn import util
 from gunicorn.workers import sync
 
 
@@ -57,3 +65,54 @@ class SyncWorker(sync.SyncWorker):
         super().handle_request(listener, req, client, addr)
         if request_fully_received(req, client):
             client.close()
+
+
+# What gunicorn's own error answers say instead of its message, which quotes the offending
+# request line or header: a problem body echoes no client input (README, "Security").
+_DETAILS = {
+    400: "The request is not valid HTTP/1.1.",
+    403: "The request was refused.",
+    414: "The request line is longer than this server accepts.",
+    417: "The expectation in the Expect header cannot be met.",
+    431: "The request's header fields are larger than this server accepts.",
+    500: "The server failed to handle the request.",
+    501: "The request's transfer coding is not supported.",
+}
+
+
+def write_problem(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """Answer a request gunicorn itself refused with an RFC 9457 problem, like the app's.
+
+    gunicorn calls this (in place of its `util.write_error`, which writes an HTML page) when
+    a request cannot reach the app: a malformed request line, an oversized line or headers.
+    The request never got an id from the app, so the answer makes one, in X-Request-ID and
+    in the body, for the caller to quote.
+    """
+    request_id = os.urandom(16).hex()
+    body = orjson.dumps(
+        {
+            "type": "about:blank",
+            "title": reason,
+            "status": status_int,
+            "detail": _DETAILS.get(status_int, reason),
+            "request_id": request_id,
+        }
+    )
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n"
+        f"X-Request-ID: {request_id}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def install_problem_errors() -> None:
+    """Make every gunicorn worker (sync or gthread) answer its own refusals as problems.
+
+    gunicorn has no hook for the body of these answers: its workers call
+    `gunicorn.util.write_error`, which this replaces (gunicorn.conf.py calls it once, in the
+    master, before any worker is forked).
+    """
+    if not hasattr(util, "write_error"):
+        raise RuntimeError("gunicorn.util.write_error is gone: revisit install_problem_errors")
+    util.write_error = write_problem

@@ -1,9 +1,10 @@
-"""The shipped sync worker (service/gunicorn_worker.py): when it closes at once, and that it does.
+"""service/gunicorn_worker.py: when the sync worker closes at once, and gunicorn's refusals.
 
 gunicorn's own sync worker waits after every response for the client to close first. Ours
 closes at once when the whole request was read and nothing more is waiting, and keeps
 gunicorn's graceful close otherwise, so that an unread request body can never make the
-kernel reset the connection under the response.
+kernel reset the connection under the response. Requests gunicorn refuses itself get
+problem+json like every other error.
 """
 
 from __future__ import annotations
@@ -144,3 +145,36 @@ def test_an_unread_oversized_body_still_gets_its_whole_413(server):
     assert head_part.startswith(b"HTTP/1.1 413 ")
     assert b"application/problem+json" in head_part.lower()
     assert json.loads(payload)["status"] == 413
+
+
+def _raw_exchange(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(request)
+        answer = _read_until_closed(client)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status_line, headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /api/u/tasks?x=" + b"y" * 9000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414),
+        (b"GET /api/u/tasks HTTP/1.1\r\nHost: t\r\nX-Big: " + b"z" * 20000 + b"\r\n\r\n", 431),
+        (b"GARBAGE\x01 NOT HTTP\r\n\r\n", 400),
+    ],
+    ids=["request-line-too-long", "header-too-large", "not-http"],
+)
+def test_requests_gunicorn_refuses_get_a_problem_with_a_request_id(server, request_bytes, status):
+    status_line, headers, body = _raw_exchange(server.port, request_bytes)
+    assert status_line.startswith(f"HTTP/1.1 {status} ")
+    assert headers["content-type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert problem["request_id"] == headers["x-request-id"]
+    # The offending input is not echoed back.
+    assert b"yyyy" not in body and b"zzzz" not in body and b"GARBAGE" not in body
