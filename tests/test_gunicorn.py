@@ -126,22 +126,16 @@ def _metrics_dir(server: Server) -> Path | None:
     return None
 
 
-@pytest.fixture(scope="module", params=["sync", "gthread"])
-def server(
-    request: pytest.FixtureRequest, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """Start gunicorn -c gunicorn.conf.py with 2 workers of each class on a free port."""
-    logs = tmp_path_factory.mktemp("gunicorn")
+def start_server(logs: Path, **settings: str) -> Server:
+    """Start gunicorn -c gunicorn.conf.py with `settings` in its environment on a free port.
+
+    Returns once it listens; the caller stops it (`Server.stop`). WORKER_CLASS and THREADS
+    from the outer environment are dropped, so an unset one means the shipped default.
+    """
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update(
-        DATABASE_URL=database_url,
-        BIND="127.0.0.1:0",
-        WEB_CONCURRENCY="2",
-        WORKER_CLASS=request.param,
-        LOG_LEVEL="INFO",
-        ACCESS_LOG="-",
-        PG_STATEMENT_TIMEOUT_MS="300",
-    )
+    env.pop("WORKER_CLASS", None)
+    env.pop("THREADS", None)
+    env.update(BIND="127.0.0.1:0", **settings)
     access_log, error_log = logs / "access.log", logs / "error.log"
     with access_log.open("w") as out, error_log.open("w") as err:
         process = subprocess.Popen(
@@ -155,6 +149,27 @@ def server(
     srv = Server(process=process, access_log=access_log, error_log=error_log)
     try:
         srv.port = wait_for(lambda: process.poll() is None and _listening_port(srv), "listening")
+    except BaseException:
+        srv.stop()
+        raise
+    return srv
+
+
+@pytest.fixture(scope="module", params=["sync", "gthread"])
+def server(
+    request: pytest.FixtureRequest, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """Start gunicorn -c gunicorn.conf.py with 2 workers of each class on a free port."""
+    srv = start_server(
+        tmp_path_factory.mktemp("gunicorn"),
+        DATABASE_URL=database_url,
+        WEB_CONCURRENCY="2",
+        WORKER_CLASS=request.param,
+        LOG_LEVEL="INFO",
+        ACCESS_LOG="-",
+        PG_STATEMENT_TIMEOUT_MS="300",
+    )
+    try:
         srv.metrics_dir = _metrics_dir(srv)
         wait_for(lambda: len(srv.worker_pids()) == 2, "both workers to publish their pools")
         yield srv

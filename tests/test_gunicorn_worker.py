@@ -10,19 +10,16 @@ problem+json like every other error.
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from service.config import MAX_BODY_BYTES, PROJECT_ROOT
+from service.config import MAX_BODY_BYTES
 from service.gunicorn_worker import request_fully_received
-from tests.test_gunicorn import Server, _listening_port, json_lines, wait_for
+from tests.test_gunicorn import Server, json_lines, start_server
 
 
 def _request(body_left: int | None) -> SimpleNamespace:
@@ -71,24 +68,10 @@ def test_a_client_that_already_closed_may_be_closed_at_once(connection):
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """gunicorn -c gunicorn.conf.py as shipped (sync), one worker, on a free port."""
-    logs = tmp_path_factory.mktemp("gunicorn-worker")
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.pop("WORKER_CLASS", None)
-    env.pop("THREADS", None)
-    env.update(DATABASE_URL=database_url, BIND="127.0.0.1:0", WEB_CONCURRENCY="1")
-    access_log, error_log = logs / "access.log", logs / "error.log"
-    with access_log.open("w") as out, error_log.open("w") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "service.wsgi:app"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-    srv = Server(process=process, access_log=access_log, error_log=error_log)
+    srv = start_server(
+        tmp_path_factory.mktemp("gunicorn-worker"), DATABASE_URL=database_url, WEB_CONCURRENCY="1"
+    )
     try:
-        srv.port = wait_for(lambda: process.poll() is None and _listening_port(srv), "listening")
         yield srv
     finally:
         srv.stop()
