@@ -69,59 +69,55 @@ class JsonLogger(glogging.Logger):
         try:
             handlers = getattr(self, "_plain_handlers", None)
             if handlers is not None:
-                self._write_line(handlers, log.name, method, path, status, request_id, fields)
+                message = f"{method} {path} {status}"
+                _write_line(handlers, log.name, message, request_id, fields)
             else:
-                self._log_record(log, method, path, status, request_id, fields)
+                _log_record(log, (method, path, status), request_id, fields)
         except Exception:
             self.exception("writing the access log failed")
 
-    @staticmethod
-    def _write_line(
-        handlers: list[logging.StreamHandler],
-        logger: str,
-        method: str | None,
-        path: str | None,
-        status: int,
-        request_id: str | None,
-        fields: dict[str, Any],
-    ) -> None:
-        # The line JsonFormatter would make of the record, written as StreamHandler.emit
-        # would, without building the record: a LogRecord, its request-id stamp and the
-        # handler chain were most of the line's cost, once per request.
-        entry = json_entry(time.time(), "INFO", logger, f"{method} {path} {status}", request_id)
-        for key, value in fields.items():
-            entry.setdefault(key, value)
-        line = dump_line(entry)
-        for handler in handlers:
-            handler.acquire()
-            try:
-                handler.stream.write(line + handler.terminator)
-                handler.stream.flush()
-            finally:
-                handler.release()
 
-    @staticmethod
-    def _log_record(
-        log: logging.Logger,
-        method: str | None,
-        path: str | None,
-        status: int,
-        request_id: str | None,
-        fields: dict[str, Any],
-    ) -> None:
-        # The app reset its request id when the response left it; the record factory
-        # stamps the one the response carries.
-        token = request_id_var.set(request_id)
+def _write_line(
+    handlers: list[logging.StreamHandler],
+    logger: str,
+    message: str,
+    request_id: str | None,
+    fields: dict[str, Any],
+) -> None:
+    """Write the line JsonFormatter would make of the record, as StreamHandler.emit would.
+
+    Without building the record: a LogRecord, its request-id stamp and the handler chain
+    were most of the line's cost, once per request.
+    """
+    entry = json_entry(time.time(), "INFO", logger, message, request_id)
+    for key, value in fields.items():
+        entry.setdefault(key, value)
+    line = dump_line(entry)
+    for handler in handlers:
+        handler.acquire()
         try:
-            # Straight to the handlers: Logger.info would also walk the stack for the
-            # caller's file and line, which the JSON line does not show.
-            record = log.makeRecord(
-                log.name, logging.INFO, "", 0, "%s %s %s", (method, path, status), None,
-                extra={FIELDS: fields},
-            )  # fmt: skip
-            log.handle(record)
+            handler.stream.write(line + handler.terminator)
+            handler.stream.flush()
         finally:
-            request_id_var.reset(token)
+            handler.release()
+
+
+def _log_record(
+    log: logging.Logger, args: tuple[Any, ...], request_id: str | None, fields: dict[str, Any]
+) -> None:
+    """Log the access line as a record "method path status" through the handler chain."""
+    # The app reset its request id when the response left it; the record factory stamps
+    # the one the response carries.
+    token = request_id_var.set(request_id)
+    try:
+        # Straight to the handlers: Logger.info would also walk the stack for the caller's
+        # file and line, which the JSON line does not show.
+        record = log.makeRecord(
+            log.name, logging.INFO, "", 0, "%s %s %s", args, None, extra={FIELDS: fields}
+        )
+        log.handle(record)
+    finally:
+        request_id_var.reset(token)
 
 
 def _plain_json_handlers(log: logging.Logger) -> list[logging.StreamHandler] | None:
