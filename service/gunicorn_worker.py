@@ -47,7 +47,9 @@ def request_fully_received(req: Any, client: socket.socket) -> bool:
         pending = client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
     except BlockingIOError:
         return True  # nothing waiting, and the client has not closed either
-    except OSError:
+    except (OSError, ValueError):
+        # ValueError: a TLS socket takes no recv() flags (gunicorn's certfile setting);
+        # the graceful close is the safe answer there.
         return False
     # b"": the client already closed its side; anything else: unread bytes.
     return pending == b""

@@ -65,6 +65,16 @@ def test_a_client_that_already_closed_may_be_closed_at_once(connection):
     assert request_fully_received(_request(body_left=0), server_end)
 
 
+def test_a_tls_socket_keeps_the_graceful_close():
+    class TlsLike:
+        """Like ssl.SSLSocket: recv() refuses flags."""
+
+        def recv(self, size: int, flags: int = 0) -> bytes:
+            raise ValueError("non-zero flags not allowed in calls to recv()")
+
+    assert not request_fully_received(_request(body_left=0), TlsLike())
+
+
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """gunicorn -c gunicorn.conf.py as shipped (sync), one worker, on a free port."""
