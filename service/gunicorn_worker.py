@@ -32,16 +32,21 @@ from gunicorn import util
 from gunicorn.workers import sync
 
 
+def body_fully_read(req: Any) -> bool:
+    """Return True when the request carried no body or the app read all of it."""
+    reader = getattr(getattr(req, "body", None), "reader", None)
+    # gunicorn's LengthReader counts down the Content-Length still to read; any other reader
+    # (chunked, read to EOF) leaves its end unknown, so the caller treats it as unread.
+    return getattr(reader, "length", None) == 0
+
+
 def request_fully_received(req: Any, client: socket.socket) -> bool:
     """Return True when closing `client` now cannot reset the connection under the response.
 
     True when the request carried no body or the app read all of it, and the kernel holds no
     further bytes from the client.
     """
-    reader = getattr(getattr(req, "body", None), "reader", None)
-    # gunicorn's LengthReader counts down the Content-Length still to read; any other reader
-    # (chunked, read to EOF) leaves its end unknown, so the graceful close handles it.
-    if getattr(reader, "length", None) != 0:
+    if not body_fully_read(req):
         return False
     try:
         pending = client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
