@@ -26,6 +26,7 @@ HTTP/2 is not served (gthread does that); TLS is, as by the sync worker.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import selectors
 import socket
@@ -46,7 +47,9 @@ from service.gunicorn_worker import body_fully_read, request_fully_received
 READ_TIMEOUT = 5.0
 # Connections taken from the listen queue per wake-up: enough to take a burst of new clients
 # quickly, few enough that the other workers get a share of it.
-ACCEPT_BATCH = 16
+ACCEPT_BATCH = 256
+# How long a worker holding more than its share of connections leaves new ones to the others.
+ACCEPT_FALLBACK = 0.05
 # How long a stopping worker keeps serving requests already on their way.
 STOP_LINGER = 2.0
 # A connection closed after a request whose body was not read waits this long (and discards
@@ -88,6 +91,46 @@ def set_read_timeout(client_sock: socket.socket, seconds: float) -> None:
     client_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
 
 
+class ConnectionShares:
+    """How many connections each live worker holds, in memory all of the master's workers share.
+
+    A kept-alive connection stays with the worker that accepted it, so connections taken
+    unevenly stay uneven: one worker's clients then queue behind more requests than the
+    other's, which shows as a longer tail. With these counts, and the number of connections
+    waiting in the listen queue, a worker takes a new connection only while it holds no more
+    than its share of all of them (or when the others leave it waiting, see ACCEPT_FALLBACK).
+
+    The table is made when this module is imported, which gunicorn does in the master (to
+    load worker_class) before it forks any worker, so every worker sees the same memory.
+    Imported in a worker only, the table is that worker's own and balancing does nothing.
+    A worker's slot is its age (gunicorn numbers the workers it starts) modulo SLOTS.
+    """
+
+    SLOTS = 64
+
+    def __init__(self) -> None:
+        self._memory = mmap.mmap(-1, self.SLOTS * 4)  # anonymous, so shared across fork()
+        self.counts = memoryview(self._memory).cast("i")
+        for slot in range(self.SLOTS):
+            self.counts[slot] = -1  # no live worker
+
+    def fair_to_take(self, held: int, waiting: int) -> bool:
+        """Whether a worker holding `held` connections is due the next of `waiting` ones."""
+        live = [count for count in self.counts if count >= 0]
+        if not live:
+            return True
+        return held * len(live) <= sum(live) + waiting
+
+
+SHARES = ConnectionShares()
+
+
+def forget_worker(worker: Any) -> None:
+    """Drop an exited worker's count (gunicorn.conf.py's child_exit calls this, in the master)."""
+    if isinstance(worker, KeepAliveWorker):
+        SHARES.counts[worker.age % SHARES.SLOTS] = -1
+
+
 class KeepAliveWorker(base.Worker):
     """gunicorn worker: one thread, kept-alive connections, each request served inline."""
 
@@ -95,7 +138,44 @@ class KeepAliveWorker(base.Worker):
         self.poller = selectors.DefaultSelector()
         self.connections: dict[int, Connection] = {}
         self.accepting = False
+        self.slot = self.age % SHARES.SLOTS
+        self.left_waiting_since: float | None = None
         super().init_process()
+
+    def publish(self) -> None:
+        """Tell the other workers how many connections this one holds."""
+        SHARES.counts[self.slot] = len(self.connections)
+
+    def waiting(self) -> int | None:
+        """Return how many connections wait in the listen queues (None: unknown)."""
+        total = 0
+        for listener in self.sockets:
+            backlog = getattr(listener, "get_backlog", lambda: -1)()
+            if backlog < 0:  # not a TCP listener on Linux
+                return None
+            total += backlog
+        return total
+
+    def may_accept(self) -> bool:
+        """Whether to take a new connection now: below the limit and not above its share.
+
+        Above its share, a worker leaves waiting connections to the others, but takes them
+        itself once they have waited ACCEPT_FALLBACK seconds: the others may be busy or stuck.
+        """
+        held = len(self.connections)
+        if held >= self.cfg.worker_connections:
+            return False
+        waiting = self.waiting()
+        if waiting is None or SHARES.fair_to_take(held, waiting):
+            self.left_waiting_since = None
+            return True
+        if not waiting:
+            self.left_waiting_since = None
+            return False
+        now = time.monotonic()
+        if self.left_waiting_since is None:
+            self.left_waiting_since = now
+        return now - self.left_waiting_since >= ACCEPT_FALLBACK
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -104,11 +184,13 @@ class KeepAliveWorker(base.Worker):
             listener.setblocking(False)
         # Signals (SIGTERM, SIGQUIT) write to this pipe, which wakes the selector.
         self.poller.register(self.PIPE[0], selectors.EVENT_READ, None)
+        self.publish()  # from now on this worker counts among those that take connections
         next_sweep = time.monotonic() + 1.0
         while self.alive:
             self.notify()
-            self.set_accepting(len(self.connections) < self.cfg.worker_connections)
-            self.dispatch(self.poller.select(1.0))
+            self.set_accepting(self.may_accept())
+            # While leaving new connections to the others, look again soon.
+            self.dispatch(self.poller.select(1.0 if self.accepting else ACCEPT_FALLBACK / 2))
             now = time.monotonic()
             if now >= next_sweep:
                 self.close_idle(now)
@@ -146,9 +228,9 @@ class KeepAliveWorker(base.Worker):
             pass
 
     def accept(self, listener: Any) -> None:
-        """Take the connections waiting, up to ACCEPT_BATCH (other workers take the rest)."""
+        """Take the connections waiting, up to ACCEPT_BATCH or this worker's share."""
         for _ in range(ACCEPT_BATCH):
-            if len(self.connections) >= self.cfg.worker_connections:
+            if not self.may_accept():
                 return
             try:
                 client_sock, client = listener.accept()
@@ -173,6 +255,7 @@ class KeepAliveWorker(base.Worker):
         self.connections[conn.sock.fileno()] = conn
         # The request is usually there already; if not, the selector says when it is.
         self.poller.register(conn.sock, selectors.EVENT_READ, conn)
+        self.publish()
         conn.idle_until = time.monotonic() + max(self.cfg.keepalive, READ_TIMEOUT)
 
     def close_idle(self, now: float) -> None:
@@ -192,6 +275,7 @@ class KeepAliveWorker(base.Worker):
             self.close_idle(time.monotonic())
         for conn in list(self.connections.values()):
             self.close(conn)
+        SHARES.counts[self.slot] = -1
         self.poller.close()
         for listener in self.sockets:
             listener.close()
@@ -273,6 +357,7 @@ class KeepAliveWorker(base.Worker):
         fd = conn.sock.fileno()
         if fd >= 0 and self.connections.pop(fd, None) is not None:
             self.poller.unregister(conn.sock)
+            self.publish()
         util.close(conn.sock)
 
     def handle_request(self, conn: Connection, req: Any) -> bool:
