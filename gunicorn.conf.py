@@ -14,18 +14,24 @@ _host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a container listens on
 bind = os.environ.get("BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
 
 # Worker processes: WEB_CONCURRENCY (the Heroku/Render convention), default one per CPU this
-# process may run on. Worker class: sync by default, measured on loopback against gthread
-# (bench/RESULTS.md): with PostgreSQL answering in well under a millisecond, one sync worker
-# per core spent ~20 % less CPU per request and had shorter tails (also at 1000 connections)
-# than gthread's poller-to-thread hand-offs. A sync worker serves one request at a time and
-# closes every connection, so it belongs behind a buffering proxy (as any ingress is), and a
-# database further away wants more of them. WORKER_CLASS=gthread (THREADS defaults to 4
-# then) overlaps requests that wait on PostgreSQL and keeps connections alive instead.
+# process may run on. Worker class (WORKER_CLASS), each measured on loopback (bench/RESULTS.md):
+# - keepalive (default): service.keepalive_worker.KeepAliveWorker, one thread that keeps
+#   connections alive and serves each request inline, with connections balanced across the
+#   workers. With PostgreSQL answering in well under a millisecond it served 10-30 % more
+#   requests per second than sync, with no longer tails, and 1000 connections sub-second.
+# - sync: gunicorn's sync worker (service.gunicorn_worker.SyncWorker: without its wait for
+#   the client's FIN), which closes every connection after its request.
+# - gthread (THREADS defaults to 4 then): overlaps requests that wait on PostgreSQL, which
+#   pays off when the database is far away; it costs more CPU per request here.
+# keepalive and sync serve one request at a time per worker, so they belong behind a
+# buffering proxy (as any ingress is), and a database further away wants more workers.
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
-worker_class = os.environ.get("WORKER_CLASS", "sync")
+worker_class = os.environ.get("WORKER_CLASS", "keepalive")
 # gunicorn itself switches a sync worker with THREADS > 1 to gthread.
 threads = int(os.environ.get("THREADS") or (4 if worker_class == "gthread" else 1))
-if worker_class == "sync" and threads == 1:
+if worker_class == "keepalive":
+    worker_class = "service.keepalive_worker.KeepAliveWorker"
+elif worker_class == "sync" and threads == 1:
     # gunicorn's sync worker, without its wait for the client to close after a request it
     # read whole (service/gunicorn_worker.py; ~10 % more requests per second).
     worker_class = "service.gunicorn_worker.SyncWorker"
@@ -33,7 +39,9 @@ if worker_class == "sync" and threads == 1:
 # One pooled database connection per thread unless set otherwise, so no request waits for one.
 os.environ.setdefault("POOL_MAX_SIZE", str(threads))
 
-# Room for 1000+ simultaneous connections (capped by net.core.somaxconn).
+# Room for 1000+ simultaneous connections (capped by net.core.somaxconn). A keepalive or
+# gthread worker holds at most WORKER_CONNECTIONS, and closes one idle for KEEPALIVE seconds
+# (0: no keep-alive).
 backlog = int(os.environ.get("BACKLOG", "2048"))
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
 keepalive = int(os.environ.get("KEEPALIVE", "5"))
@@ -146,10 +154,12 @@ def worker_exit(server, worker):
 
 
 def child_exit(server, worker):
-    """Drop the exited worker's live gauges (pool figures); its counters keep counting."""
+    """Drop the exited worker's live gauges (pool figures) and its count of connections."""
+    from service.keepalive_worker import forget_worker
     from service.metrics import mark_worker_dead
 
     mark_worker_dead(worker.pid)
+    forget_worker(worker)
 
 
 def on_exit(server):

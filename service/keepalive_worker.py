@@ -143,8 +143,9 @@ class KeepAliveWorker(base.Worker):
         super().init_process()
 
     def publish(self) -> None:
-        """Tell the other workers how many connections this one holds."""
+        """Tell the other workers (and /metrics) how many connections this one holds."""
         SHARES.counts[self.slot] = len(self.connections)
+        self.connections_gauge.set(len(self.connections))
 
     def waiting(self) -> int | None:
         """Return how many connections wait in the listen queues (None: unknown)."""
@@ -184,6 +185,10 @@ class KeepAliveWorker(base.Worker):
             listener.setblocking(False)
         # Signals (SIGTERM, SIGQUIT) write to this pipe, which wakes the selector.
         self.poller.register(self.PIPE[0], selectors.EVENT_READ, None)
+        # Imported here, after fork: the master must not create metric files of its own.
+        from service.metrics import WORKER_CONNECTIONS
+
+        self.connections_gauge = WORKER_CONNECTIONS.labels("keepalive")
         self.publish()  # from now on this worker counts among those that take connections
         next_sweep = time.monotonic() + 1.0
         while self.alive:
@@ -379,6 +384,10 @@ class KeepAliveWorker(base.Worker):
             if not self.alive or not self.cfg.keepalive:
                 resp.force_close()
             respiter = self.wsgi(environ, resp.start_response)
+            if not body_fully_read(req):
+                # The app left (part of) the body unread, e.g. a 413 or a 401: the client may
+                # still be sending it, so the answer says the connection ends with it.
+                resp.force_close()
             try:
                 if isinstance(respiter, environ["wsgi.file_wrapper"]):
                     resp.write_file(respiter)
@@ -405,8 +414,4 @@ class KeepAliveWorker(base.Worker):
                 self.cfg.post_request(self, req, environ, resp)
             except Exception:
                 self.log.exception("Exception in post_request hook")
-        # A body the app did not read would look like the next request: drain it (bounded),
-        # or close. A fully read one needs no drain.
-        if body_fully_read(req):
-            return True
-        return bool(conn.parser.finish_body(deadline=time.monotonic() + READ_TIMEOUT))
+        return True

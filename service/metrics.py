@@ -100,6 +100,18 @@ POOL_TOTAL = {
 }
 
 
+# Client connections a worker holds open, set by the keepalive worker class (the label): it
+# shows whether kept-alive connections are spread evenly over the workers. (Labelled, so that
+# no series exists until a worker sets one: the master imports this module too.)
+WORKER_CONNECTIONS = Gauge(
+    "tasks_http_worker_connections",
+    "Client connections held open by this worker process.",
+    ["worker_class"],
+    multiprocess_mode="liveall",
+    registry=REGISTRY,
+)
+
+
 def multiprocess_dir() -> str | None:
     """Return the directory of the multiprocess files, or None in single-process mode."""
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None

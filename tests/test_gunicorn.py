@@ -155,7 +155,7 @@ def start_server(logs: Path, **settings: str) -> Server:
     return srv
 
 
-@pytest.fixture(scope="module", params=["sync", "gthread"])
+@pytest.fixture(scope="module", params=["keepalive", "sync", "gthread"])
 def server(
     request: pytest.FixtureRequest, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:

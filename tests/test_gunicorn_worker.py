@@ -77,9 +77,12 @@ def test_a_tls_socket_keeps_the_graceful_close():
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """gunicorn -c gunicorn.conf.py as shipped (sync), one worker, on a free port."""
+    """gunicorn -c gunicorn.conf.py with WORKER_CLASS=sync, one worker, on a free port."""
     srv = start_server(
-        tmp_path_factory.mktemp("gunicorn-worker"), DATABASE_URL=database_url, WEB_CONCURRENCY="1"
+        tmp_path_factory.mktemp("gunicorn-worker"),
+        DATABASE_URL=database_url,
+        WEB_CONCURRENCY="1",
+        WORKER_CLASS="sync",
     )
     try:
         yield srv
@@ -109,7 +112,7 @@ def _server_socket_inode(server_port: int, client_port: int) -> int | None:
     return None
 
 
-def test_the_shipped_configuration_runs_this_worker(server):
+def test_worker_class_sync_runs_this_worker(server):
     booted = [entry["message"] for entry in json_lines(server.error_log)]
     assert any("service.gunicorn_worker.SyncWorker" in message for message in booted)
 

@@ -1,0 +1,382 @@
+"""The keep-alive worker (service/keepalive_worker.py), the shipped default.
+
+Unit tests check its balancing rule and the kernel read timeout; the others run gunicorn
+-c gunicorn.conf.py as shipped and talk raw HTTP/1.1 to it, so that what happens to the
+connection (kept, closed, by whom) is visible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from service.config import MAX_BODY_BYTES
+from service.keepalive_worker import (
+    ConnectionShares,
+    KeepAliveWorker,
+    forget_worker,
+    set_read_timeout,
+)
+from tests.test_gunicorn import Server, json_lines, start_server, wait_for
+from tests.test_gunicorn_worker import _raw_exchange
+
+# -- the balancing rule ------------------------------------------------------------------------
+
+
+def _shares(*held: int) -> ConnectionShares:
+    shares = ConnectionShares()
+    for slot, count in enumerate(held):
+        shares.counts[slot] = count
+    return shares
+
+
+def test_a_lone_worker_takes_every_connection():
+    assert _shares().fair_to_take(held=0, waiting=5)
+    assert _shares(40).fair_to_take(held=40, waiting=1)
+
+
+def test_a_worker_above_its_share_leaves_new_connections_to_the_others():
+    shares = _shares(34, 30)
+    assert not shares.fair_to_take(held=34, waiting=1)  # 34 of 65: more than half
+    assert shares.fair_to_take(held=30, waiting=1)
+
+
+def test_a_burst_of_waiting_connections_counts_toward_the_shares():
+    # 64 connections arrive at once: each of two idle workers may take up to half of them.
+    assert _shares(0, 0).fair_to_take(held=0, waiting=64)
+    assert _shares(32, 0).fair_to_take(held=32, waiting=32)
+    assert not _shares(33, 0).fair_to_take(held=33, waiting=31)
+
+
+def test_dead_workers_do_not_count():
+    shares = _shares(10, -1, 4)
+    assert not shares.fair_to_take(held=10, waiting=1)
+    shares.counts[2] = -1
+    assert shares.fair_to_take(held=10, waiting=1)
+
+
+class _Listener:
+    def __init__(self, backlog: int) -> None:
+        self.backlog = backlog
+
+    def get_backlog(self) -> int:
+        return self.backlog
+
+
+def _worker(held: int, backlog: int, shares: ConnectionShares, slot: int = 0) -> KeepAliveWorker:
+    worker = KeepAliveWorker.__new__(KeepAliveWorker)
+    worker.cfg = SimpleNamespace(worker_connections=1000)
+    worker.sockets = [_Listener(backlog)]
+    worker.connections = dict.fromkeys(range(held))
+    worker.slot = slot
+    worker.left_waiting_since = None
+    shares.counts[slot] = held
+    return worker
+
+
+def test_a_worker_above_its_share_takes_connections_the_others_leave_waiting(monkeypatch):
+    shares = _shares(0, 10)
+    monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
+    clock = iter([100.0, 100.01, 100.2])
+    monkeypatch.setattr("service.keepalive_worker.time.monotonic", lambda: next(clock))
+    worker = _worker(held=20, backlog=2, shares=shares)
+    assert not worker.may_accept()  # the other worker (10) should take them...
+    assert not worker.may_accept()
+    assert worker.may_accept()  # ...but has left them waiting past ACCEPT_FALLBACK
+
+
+def test_a_worker_never_exceeds_worker_connections(monkeypatch):
+    shares = _shares()
+    monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
+    worker = _worker(held=1000, backlog=5, shares=shares)
+    assert not worker.may_accept()
+
+
+def test_without_a_known_listen_queue_a_worker_takes_what_comes(monkeypatch):
+    shares = _shares(0, 50)
+    monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
+    worker = _worker(held=50, backlog=-1, shares=shares, slot=1)  # e.g. a unix socket
+    assert worker.may_accept()
+
+
+def test_an_exited_worker_is_forgotten(monkeypatch):
+    shares = _shares(0, 7)
+    monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
+    exited = KeepAliveWorker.__new__(KeepAliveWorker)
+    exited.age = 1 + ConnectionShares.SLOTS  # the slot is the age modulo SLOTS
+    forget_worker(exited)
+    forget_worker(SimpleNamespace(age=0))  # another worker class: nothing to forget
+    assert shares.counts[1] == -1
+    assert shares.counts[0] == 0
+
+
+def test_a_read_past_the_kernel_timeout_fails_instead_of_blocking():
+    left, right = socket.socketpair()
+    with left, right:
+        set_read_timeout(left, 0.05)
+        assert left.gettimeout() is None  # still a blocking socket for Python
+        with pytest.raises(BlockingIOError):
+            left.recv(1)
+
+
+# -- gunicorn as shipped -------------------------------------------------------------------------
+
+KEEPALIVE_SECONDS = 2
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """gunicorn -c gunicorn.conf.py with the default worker class, one worker."""
+    srv = start_server(
+        tmp_path_factory.mktemp("keepalive"),
+        DATABASE_URL=database_url,
+        WEB_CONCURRENCY="1",
+        KEEPALIVE=str(KEEPALIVE_SECONDS),
+    )
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _connect(server: Server) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=10)
+
+
+def _request(method: str, path: str, body: dict | None = None, **headers: str) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: tasks"]
+    payload = b""
+    if body is not None:
+        payload = json.dumps(body).encode()
+        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+class _Reader:
+    """Reads HTTP/1.1 responses (with Content-Length) one after another from one socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def _fill(self) -> bool:
+        chunk = self.sock.recv(65536)
+        self.buffer += chunk
+        return bool(chunk)
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            assert self._fill(), f"connection closed before a response: {self.buffer!r}"
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(self.buffer) < length:
+            assert self._fill(), "connection closed in the middle of a body"
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return int(status_line.split()[1]), headers, body
+
+    def closed_by_server(self) -> bool:
+        """Wait (up to the socket's timeout) for the server to close; True if it did."""
+        try:
+            return not self._fill() and not self.buffer
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
+
+
+def test_the_shipped_configuration_runs_the_keepalive_worker(server):
+    booted = [entry["message"] for entry in json_lines(server.error_log)]
+    assert any("service.keepalive_worker.KeepAliveWorker" in message for message in booted)
+
+
+def test_one_connection_carries_request_after_request(server):
+    user = f"ka-{uuid.uuid4()}"
+    with _connect(server) as client:
+        reader = _Reader(client)
+        client.sendall(_request("POST", f"/api/{user}/tasks", {"title": "kept alive"}))
+        status, headers, body = reader.response()
+        assert status == 201
+        assert headers["connection"] == "keep-alive"
+        task = json.loads(body)
+        client.sendall(_request("PATCH", f"/api/{user}/tasks/{task['id']}/complete"))
+        status, _, body = reader.response()
+        assert (status, json.loads(body)["completed"]) == (200, True)
+        client.sendall(_request("GET", f"/api/{user}/tasks/{task['id']}"))
+        status, _, body = reader.response()
+        assert (status, json.loads(body)["completed"]) == (200, True)
+
+
+def test_pipelined_requests_are_answered_in_order(server):
+    user = f"ka-{uuid.uuid4()}"
+    with _connect(server) as client:
+        reader = _Reader(client)
+        client.sendall(
+            _request("POST", f"/api/{user}/tasks", {"title": "first"})
+            + _request("POST", f"/api/{user}/tasks", {"title": "second"})
+            + _request("GET", f"/api/{user}/tasks?sort=created_at")
+        )
+        first, second, listing = reader.response(), reader.response(), reader.response()
+    assert (first[0], second[0], listing[0]) == (201, 201, 200)
+    titles = [task["title"] for task in json.loads(listing[2])]
+    assert titles == ["first", "second"]
+
+
+def test_a_client_asking_to_close_gets_its_answer_then_the_close(server):
+    with _connect(server) as client:
+        reader = _Reader(client)
+        client.sendall(_request("GET", "/livez", Connection="close"))
+        status, headers, _ = reader.response()
+        assert (status, headers["connection"]) == (200, "close")
+        assert reader.closed_by_server()
+
+
+def test_an_http_1_0_client_is_answered_and_closed(server):
+    with _connect(server) as client:
+        reader = _Reader(client)
+        client.sendall(b"GET /livez HTTP/1.0\r\n\r\n")
+        assert reader.response()[0] == 200
+        assert reader.closed_by_server()
+
+
+def test_an_idle_connection_is_closed_after_the_keepalive_time(server):
+    with _connect(server) as client:
+        reader = _Reader(client)
+        client.sendall(_request("GET", "/livez"))
+        assert reader.response()[0] == 200
+        client.settimeout(KEEPALIVE_SECONDS + 5)
+        assert reader.closed_by_server()
+
+
+def test_an_unread_oversized_body_gets_its_whole_413_without_holding_up_others(server):
+    body = b"x" * (MAX_BODY_BYTES + 10_000)
+    head = (
+        f"POST /api/ka-user/tasks HTTP/1.1\r\nHost: tasks\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with _connect(server) as big, _connect(server) as other:
+        big.sendall(head + body)
+        reader = _Reader(big)
+        status, headers, payload = reader.response()
+        assert (status, headers["connection"]) == (413, "close")
+        assert json.loads(payload)["status"] == 413
+        # The server waits for this client to close (it may still be sending), but not by
+        # blocking: the one worker answers another connection meanwhile...
+        other.sendall(_request("GET", "/livez"))
+        assert _Reader(other).response()[0] == 200
+        # ...and closes its end once it has discarded what this client sent.
+        assert reader.closed_by_server()
+
+
+def test_a_client_stalled_mid_request_is_dropped_and_others_are_served(server):
+    with _connect(server) as stalled:
+        stalled.sendall(b"GET /livez HTTP/1.1\r\nHost: ta")  # and nothing more
+        with _connect(server) as other:
+            other.settimeout(30)
+            other.sendall(_request("GET", "/livez"))
+            assert _Reader(other).response()[0] == 200
+        stalled.settimeout(30)
+        assert _Reader(stalled).closed_by_server()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /api/u/tasks HTTP/1.1\r\nHost: t\r\nX-Big: " + b"z" * 20000 + b"\r\n\r\n", 431),
+        (b"GARBAGE\x01 NOT HTTP\r\n\r\n", 400),
+    ],
+    ids=["header-too-large", "not-http"],
+)
+def test_requests_gunicorn_refuses_get_a_problem_and_a_close(server, request_bytes, status):
+    status_line, headers, body = _raw_exchange(server.port, request_bytes)
+    assert status_line.startswith(f"HTTP/1.1 {status} ")
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["request_id"] == headers["x-request-id"]
+
+
+def _sockets_of(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _server_side_inode(server_port: int, client_port: int) -> int | None:
+    local, remote = f"0100007F:{server_port:04X}", f"0100007F:{client_port:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local and fields[2] == remote:
+            return int(fields[9])
+    return None
+
+
+def _accepting_workers(srv: Server, count: int) -> set[str] | None:
+    """Return the pids of the workers that take connections, once there are `count` of them."""
+    pids = {
+        dict(labels)["pid"]
+        for name, labels in srv.scrape()
+        if name == "tasks_http_worker_connections"
+    }
+    return pids if len(pids) == count else None
+
+
+def test_a_burst_of_connections_is_shared_between_the_workers(database_url, tmp_path):
+    srv = start_server(tmp_path, DATABASE_URL=database_url, WEB_CONCURRENCY="2")
+    clients: list[socket.socket] = []
+    try:
+        workers = wait_for(lambda: _accepting_workers(srv, 2), "both workers to take connections")
+        # 20 connections at once, before any sends a request: a worker taking all it could
+        # would hold every one; sharing, each holds about half.
+        clients = [_connect(srv) for _ in range(20)]
+        for client in clients:
+            client.sendall(_request("GET", "/livez"))
+        for client in clients:
+            assert _Reader(client).response()[0] == 200
+        held = []
+        for pid in workers:
+            theirs = _sockets_of(int(pid))
+            held.append(
+                sum(_server_side_inode(srv.port, c.getsockname()[1]) in theirs for c in clients)
+            )
+        assert sum(held) == 20
+        assert min(held) >= 5, held
+    finally:
+        for client in clients:
+            client.close()
+        srv.stop()
+
+
+def test_a_stopping_worker_closes_its_idle_connections_and_exits(database_url, tmp_path):
+    srv = start_server(tmp_path, DATABASE_URL=database_url, WEB_CONCURRENCY="1", KEEPALIVE="30")
+    try:
+        with _connect(srv) as client:
+            reader = _Reader(client)
+            client.sendall(_request("GET", "/livez"))
+            assert reader.response()[0] == 200
+            srv.process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            assert reader.closed_by_server()
+            assert srv.process.wait(timeout=30) == 0
+            # Not after the keep-alive time (30 s): a stopping worker lingers 2 s at most.
+            assert time.monotonic() - started < 15
+    finally:
+        srv.stop()
