@@ -73,8 +73,14 @@ class Connection:
         self.drained = 0
 
     def has_buffered_request(self) -> bool:
-        """Return True when the parser already holds bytes of a next (pipelined) request."""
-        return bool(self.parser.unreader.buf.getvalue())
+        """Return True when bytes of a next (pipelined) request are already read.
+
+        The selector cannot see them: they sit in the parser's buffer, or in the TLS layer's.
+        """
+        if self.parser.unreader.buf.getvalue():
+            return True
+        pending = getattr(self.sock, "pending", None)  # an ssl.SSLSocket's decrypted bytes
+        return bool(pending and pending())
 
 
 def set_read_timeout(client_sock: socket.socket, seconds: float) -> None:

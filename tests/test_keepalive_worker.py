@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
@@ -378,5 +379,66 @@ def test_a_stopping_worker_closes_its_idle_connections_and_exits(database_url, t
             assert srv.process.wait(timeout=30) == 0
             # Not after the keep-alive time (30 s): a stopping worker lingers 2 s at most.
             assert time.monotonic() - started < 15
+    finally:
+        srv.stop()
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """Write a throwaway certificate for 127.0.0.1 and its key; return their paths."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_connections_are_kept_alive_too(database_url, tmp_path):
+    cert, key = _self_signed(tmp_path)
+    srv = start_server(
+        tmp_path,
+        DATABASE_URL=database_url,
+        WEB_CONCURRENCY="1",
+        GUNICORN_CMD_ARGS=f"--certfile {cert} --keyfile {key}",
+    )
+    context = ssl.create_default_context(cafile=str(cert))
+    try:
+        with context.wrap_socket(_connect(srv), server_hostname="127.0.0.1") as client:
+            reader = _Reader(client)
+            user = f"ka-{uuid.uuid4()}"
+            client.sendall(_request("POST", f"/api/{user}/tasks", {"title": "over tls"}))
+            status, headers, body = reader.response()
+            assert (status, headers["connection"]) == (201, "keep-alive")
+            client.sendall(_request("GET", f"/api/{user}/tasks/{json.loads(body)['id']}"))
+            assert reader.response()[0] == 200
     finally:
         srv.stop()
