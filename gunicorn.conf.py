@@ -17,8 +17,9 @@ bind = os.environ.get("BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
 # process may run on. Worker class (WORKER_CLASS), each measured on loopback (bench/RESULTS.md):
 # - keepalive (default): service.keepalive_worker.KeepAliveWorker, one thread that keeps
 #   connections alive and serves each request inline, with connections balanced across the
-#   workers. With PostgreSQL answering in well under a millisecond it served 10-30 % more
-#   requests per second than sync, with no longer tails, and 1000 connections sub-second.
+#   workers. With PostgreSQL answering in well under a millisecond it served 11-35 % more
+#   requests per second than sync on 13-20 % less CPU each, and 1000 connections with p99
+#   under 0.5 s; writes' p99 is longer (each worker has its own queue of connections).
 # - sync: gunicorn's sync worker (service.gunicorn_worker.SyncWorker: without its wait for
 #   the client's FIN), which closes every connection after its request.
 # - gthread (THREADS defaults to 4 then): overlaps requests that wait on PostgreSQL, which
