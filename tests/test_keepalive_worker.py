@@ -28,7 +28,7 @@ from service.keepalive_worker import (
     set_read_timeout,
 )
 from tests.test_gunicorn import Server, json_lines, start_server, wait_for
-from tests.test_gunicorn_worker import _raw_exchange
+from tests.test_gunicorn_worker import _raw_exchange, _server_socket_inode
 
 # -- the balancing rule ------------------------------------------------------------------------
 
@@ -321,15 +321,6 @@ def _sockets_of(pid: int) -> set[int]:
     return inodes
 
 
-def _server_side_inode(server_port: int, client_port: int) -> int | None:
-    local, remote = f"0100007F:{server_port:04X}", f"0100007F:{client_port:04X}"
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1] == local and fields[2] == remote:
-            return int(fields[9])
-    return None
-
-
 def _accepting_workers(srv: Server, count: int) -> set[str] | None:
     """Return the pids of the workers that take connections, once there are `count` of them."""
     pids = {
@@ -356,7 +347,7 @@ def test_a_burst_of_connections_is_shared_between_the_workers(database_url, tmp_
         for pid in workers:
             theirs = _sockets_of(int(pid))
             held.append(
-                sum(_server_side_inode(srv.port, c.getsockname()[1]) in theirs for c in clients)
+                sum(_server_socket_inode(srv.port, c.getsockname()[1]) in theirs for c in clients)
             )
         assert sum(held) == 20
         assert min(held) >= 5, held
