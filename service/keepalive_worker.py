@@ -50,6 +50,8 @@ READ_TIMEOUT = 5.0
 ACCEPT_BATCH = 256
 # How long a worker holding more than its share of connections leaves new ones to the others.
 ACCEPT_FALLBACK = 0.05
+# How long a worker that ran out of file descriptors waits before it accepts again.
+ACCEPT_PAUSE = 0.5
 # How long a stopping worker keeps serving requests already on their way.
 STOP_LINGER = 2.0
 # A connection closed after a request whose body was not read waits this long (and discards
@@ -146,6 +148,7 @@ class KeepAliveWorker(base.Worker):
         self.accepting = False
         self.slot = self.age % SHARES.SLOTS
         self.left_waiting_since: float | None = None
+        self.accept_paused_until = 0.0
         super().init_process()
 
     def publish(self) -> None:
@@ -171,6 +174,8 @@ class KeepAliveWorker(base.Worker):
         """
         held = len(self.connections)
         if held >= self.cfg.worker_connections:
+            return False
+        if self.accept_paused_until and self.accept_paused_until > time.monotonic():
             return False
         waiting = self.waiting()
         if waiting is None or SHARES.fair_to_take(held, waiting):
@@ -247,6 +252,12 @@ class KeepAliveWorker(base.Worker):
                 client_sock, client = listener.accept()
             except OSError as e:
                 if e.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                    return
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # Out of file descriptors or memory: keep serving the connections held
+                    # (gunicorn's workers would exit and drop them all), retry in a while.
+                    self.log.warning("Cannot accept connections for now: %s", e)
+                    self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE
                     return
                 raise
             self.add(client_sock, client, listener.getsockname())

@@ -7,6 +7,7 @@ connection (kept, closed, by whom) is visible.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -80,6 +81,7 @@ def _worker(held: int, backlog: int, shares: ConnectionShares, slot: int = 0) ->
     worker.connections = dict.fromkeys(range(held))
     worker.slot = slot
     worker.left_waiting_since = None
+    worker.accept_paused_until = 0.0
     shares.counts[slot] = held
     return worker
 
@@ -100,6 +102,23 @@ def test_a_worker_never_exceeds_worker_connections(monkeypatch):
     monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
     worker = _worker(held=1000, backlog=5, shares=shares)
     assert not worker.may_accept()
+
+
+def test_a_worker_out_of_file_descriptors_keeps_serving_and_accepts_again_later(monkeypatch):
+    shares = _shares()
+    monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
+    worker = _worker(held=3, backlog=1, shares=shares)
+    worker.log = SimpleNamespace(warning=lambda *args: None)
+
+    class Exhausted(_Listener):
+        def accept(self):
+            raise OSError(errno.EMFILE, "Too many open files")
+
+    clock = iter([10.0, 10.1, 10.6])
+    monkeypatch.setattr("service.keepalive_worker.time.monotonic", lambda: next(clock))
+    worker.accept(Exhausted(backlog=1))  # no exception: the worker and its connections live
+    assert not worker.may_accept()  # 0.1 s later: paused
+    assert worker.may_accept()  # past ACCEPT_PAUSE
 
 
 def test_without_a_known_listen_queue_a_worker_takes_what_comes(monkeypatch):
