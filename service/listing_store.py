@@ -1,8 +1,11 @@
 """The listing DAO: pages of a user's tasks, bulk changes by status, and counts.
 
-Every statement is scoped to a user_id. The listing statements run unprepared on purpose:
-their optional filters are `(%(x)s IS NULL OR ...)` predicates, and only a plan made with
-the actual values drops the unused ones and turns the cursor into a range on the index.
+Every statement is scoped to a user_id. A listing statement runs unprepared when the page is
+filtered or starts at a cursor: its optional filters are `(%(x)s IS NULL OR ...)` predicates,
+and only a plan made with the actual values drops the unused ones and turns the cursor into a
+range on the index. The first page with no filter (an app opening its list) is the one asked
+for most, and it needs neither: it runs prepared, so the server parses and plans it once per
+connection instead of on every request (bench/RESULTS.md: about 100 us less database time).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ class ListingStore:
         }
         with unit_of_work.connection(self._pool) as conn:
             rows = conn.execute(
-                self._pages[request.sort.statement], params, prepare=False
+                self._pages[request.sort.statement], params, prepare=_prepare(request)
             ).fetchall()
         more = len(rows) > request.limit
         rows = rows[: request.limit]
@@ -79,3 +82,16 @@ class ListingStore:
             row = conn.execute(self._stats, {"user_id": user_id}).fetchone()
         assert row is not None  # an aggregate without GROUP BY always yields one row
         return row
+
+
+NO_FILTERS = Filters()
+
+
+def _prepare(request: PageRequest) -> bool | None:
+    """Return psycopg's `prepare` for a page: automatic for a plain first page, else never.
+
+    Automatic (None) follows the pool's `prepare_threshold`, so nothing is prepared behind a
+    transaction-pooling proxy that cannot keep prepared statements (PG_PREPARE_THRESHOLD).
+    """
+    plain_first_page = request.after is None and request.filters == NO_FILTERS
+    return None if plain_first_page else False

@@ -1,8 +1,9 @@
 -- A page of one user's tasks by title, by code point of the lower-cased title (COLLATE "C", whatever the
 -- database's collation), descending; ties break on id.
 -- The page starts after the cursor's (key, id) when after_id is set. A NULL filter parameter
--- means "no such filter": the statement runs unprepared, so each plan sees the values and
--- drops the unused predicates (and the keyset condition becomes a range on the sort's index).
+-- means "no such filter": a filtered or later page runs unprepared, so each plan sees the
+-- values and drops the unused predicates (and the keyset condition becomes a range on the
+-- sort's index). The first page with no filter runs prepared: one plan serves them all.
 -- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
 -- always 6 fractional digits): formatting them here saves building a UUID or datetime
 -- object for each value in Python and formatting it again.

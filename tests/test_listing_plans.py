@@ -7,11 +7,13 @@ keyset position, reading only the page's rows however deep the cursor is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from service import migrate
@@ -104,6 +106,44 @@ def test_each_sort_pages_on_its_own_index_without_sorting(seeded, key, descendin
         assert scans[0]["Actual Rows"] == LIMIT + 1
         if after is not None:
             assert "ROW(" in scans[0]["Index Cond"], scans[0]["Index Cond"]
+
+
+def explain_prepared(
+    conn: psycopg.Connection, statement: str, values: dict[str, Any]
+) -> list[dict]:
+    """EXPLAIN the plan a prepared statement settles on after the service's first uses.
+
+    The server plans the first five executions with their values, then may switch to one
+    generic plan for all values if it does not look costlier (plan_cache_mode = auto).
+    """
+    text = QUERIES[statement]
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", text)))
+    numbered = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", text)
+    execute = sql.SQL("EXECUTE page({})").format(
+        sql.SQL(", ").join(sql.Literal(values[name]) for name in names)
+    )
+    conn.execute(sql.SQL("PREPARE page AS {}").format(sql.SQL(numbered)))
+    try:
+        for _ in range(6):
+            conn.execute(execute).fetchall()
+        explain = sql.SQL("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {}").format(execute)
+        row = conn.execute(explain).fetchone()
+    finally:
+        conn.execute("DEALLOCATE page")
+    return list(nodes(row["QUERY PLAN"][0]["Plan"]))
+
+
+@pytest.mark.parametrize("user", [USER, "other-7"])
+@pytest.mark.parametrize(("key", "descending"), sorted(STATEMENTS))
+def test_the_prepared_first_page_walks_the_sort_index(seeded, key, descending, user):
+    # The unfiltered first page runs prepared (service/listing_store.py): whichever plan the
+    # server settles on, for a user with 20,000 tasks or one with 100, reads only the page.
+    plan = explain_prepared(seeded, Sort(key, descending).statement, {**params(), "user_id": user})
+    kinds = [node["Node Type"] for node in plan]
+    assert "Sort" not in kinds and "Incremental Sort" not in kinds, kinds
+    scans = [node for node in plan if node["Node Type"] == "Index Scan"]
+    assert [scan["Index Name"] for scan in scans] == [INDEXES[key][descending]], kinds
+    assert scans[0]["Actual Rows"] == LIMIT + 1
 
 
 @pytest.mark.parametrize(("key", "descending"), sorted(STATEMENTS))
