@@ -85,6 +85,7 @@ def check_schema(config: Config, queries: Queries | None = None) -> None:
             state = read_schema_state(conn, queries, expected_migrations())
             if config.transaction_pooling:
                 _warn_without_server_statement_timeout(conn, queries)
+            _warn_without_durable_commits(conn, queries)
     except psycopg.OperationalError as error:
         raise StartupCheckFailed(f"cannot reach the database: {error}".strip()) from error
     if state.pending:
@@ -94,6 +95,18 @@ def check_schema(config: Config, queries: Queries | None = None) -> None:
             + " (run `make migrate` or `yoyo apply`)"
         )
     logger.info("schema is current at %s", state.latest)
+
+
+def _warn_without_durable_commits(conn: psycopg.Connection, queries: Queries) -> None:
+    # An operator may trade durability for write throughput (README, "Performance"); the
+    # service says so at every start, so that the trade is never a surprise.
+    row = conn.execute(queries["session_show_synchronous_commit"]).fetchone()
+    if row is not None and row["synchronous_commit"] == "off":
+        logger.warning(
+            "synchronous_commit is off for this role or database: writes are answered before "
+            "they are flushed, and a database crash can lose the last moments of answered "
+            "writes (see README, Performance)"
+        )
 
 
 def _warn_without_server_statement_timeout(conn: psycopg.Connection, queries: Queries) -> None:

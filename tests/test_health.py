@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
+from psycopg import sql
 from webtest import TestApp
 
 from service import migrate
@@ -46,3 +48,18 @@ def test_start_up_check_fails_on_a_database_behind_and_passes_once_migrated(scra
 def test_start_up_check_fails_on_an_unreachable_database():
     with pytest.raises(StartupCheckFailed, match="cannot reach"):
         check_schema(make_config("postgresql://postgres@127.0.0.1:1/none", PG_CONNECT_TIMEOUT="1"))
+
+
+def test_start_up_warns_when_the_database_answers_writes_before_flushing_them(scratch, caplog):
+    durable, relaxed = scratch.create(), scratch.create()
+    for url in (durable, relaxed):
+        migrate.apply(url)
+    name = psycopg.conninfo.conninfo_to_dict(relaxed)["dbname"]
+    with psycopg.connect(relaxed, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(name))
+        )
+    check_schema(make_config(durable))
+    assert "synchronous_commit is off" not in caplog.text
+    check_schema(make_config(relaxed))
+    assert "synchronous_commit is off" in caplog.text
