@@ -262,6 +262,18 @@ class KeepAliveWorker(base.Worker):
                 raise
             self.add(client_sock, client, listener.getsockname())
 
+    def take_queued(self) -> None:
+        """Accept every connection waiting in the listen queues now, shares or not."""
+        for listener in self.sockets:
+            while len(self.connections) < self.cfg.worker_connections:
+                try:
+                    client_sock, client = listener.accept()
+                except OSError as e:
+                    if e.errno == errno.ECONNABORTED:  # that one gave up; others may wait
+                        continue
+                    break  # EAGAIN: none left (or none can be had now: stopping anyway)
+                self.add(client_sock, client, listener.getsockname())
+
     def add(self, client_sock: socket.socket, client: Any, server: Any) -> None:
         """Watch a new connection for its first request."""
         client_sock.setblocking(True)
@@ -286,9 +298,14 @@ class KeepAliveWorker(base.Worker):
             self.close(conn)
 
     def stop(self) -> None:
-        """Stop accepting, answer what is already on its way (with "close"), close the rest."""
+        """Stop accepting, answer what is already on its way (with "close"), close the rest.
+
+        What is on its way includes the connections still waiting in the listen queue: they
+        were sent while this worker was busy, and closing the listener would reset them.
+        """
         self.set_accepting(False)
         deadline = time.monotonic() + min(STOP_LINGER, self.cfg.graceful_timeout)
+        self.take_queued()
         for conn in self.connections.values():
             conn.idle_until = min(conn.idle_until, deadline)
         while self.connections and time.monotonic() < deadline:

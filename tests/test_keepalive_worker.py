@@ -393,6 +393,43 @@ def test_a_stopping_worker_closes_its_idle_connections_and_exits(database_url, t
         srv.stop()
 
 
+def test_a_stopping_worker_answers_the_connections_still_in_its_listen_queue(
+    database_url, tmp_path, db
+):
+    srv = start_server(tmp_path, DATABASE_URL=database_url, WEB_CONCURRENCY="1")
+    user = f"queued-{uuid.uuid4().hex[:8]}"
+    try:
+        with _connect(srv) as first:
+            reader = _Reader(first)
+            first.sendall(_request("POST", f"/api/{user}/tasks", {"title": "held"}))
+            status, _, body = reader.response()
+            assert status == 201
+            task = json.loads(body)["id"]
+            with db.transaction():
+                # The worker's only thread waits on this row lock inside a PATCH...
+                db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task,))
+                first.sendall(_request("PATCH", f"/api/{user}/tasks/{task}", {"title": "x"}))
+                wait_for(
+                    lambda: db.execute(
+                        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    ).fetchone(),
+                    "the PATCH to wait on the lock",
+                )
+                # ...so this connection waits in the listen queue, not yet accepted...
+                late = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                late.sendall(_request("GET", "/livez"))
+                # ...when the worker is told to stop.
+                srv.process.send_signal(signal.SIGTERM)
+                time.sleep(0.5)
+            assert reader.response()[0] == 200
+            with late:
+                status, headers, _ = _Reader(late).response()
+            assert (status, headers["connection"]) == (200, "close")
+            assert srv.process.wait(timeout=30) == 0
+    finally:
+        srv.stop()
+
+
 def _self_signed(directory: Path) -> tuple[Path, Path]:
     """Write a throwaway certificate for 127.0.0.1 and its key; return their paths."""
     import datetime
