@@ -23,13 +23,18 @@ gunicorn's HTML page that quotes the offending input.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
+import time
 from typing import Any
 
 import orjson
 from gunicorn import util
 from gunicorn.workers import sync
+
+# How long a stopping worker keeps serving requests already on their way.
+STOP_LINGER = 2.0
 
 
 def body_fully_read(req: Any) -> bool:
@@ -61,7 +66,30 @@ def request_fully_received(req: Any, client: socket.socket) -> bool:
 
 
 class SyncWorker(sync.SyncWorker):
-    """gunicorn's sync worker that closes a fully received request's connection at once."""
+    """gunicorn's sync worker that closes a fully received request's connection at once.
+
+    It also answers, when it stops, the connections still waiting in the listen queue.
+    """
+
+    def run(self) -> None:
+        super().run()
+        self.answer_queued()
+
+    def answer_queued(self) -> None:
+        """Answer the connections left in the listen queue, for up to STOP_LINGER seconds.
+
+        They were sent while every worker was busy; closing the listener would reset them,
+        leaving their clients unsure whether a write was applied. Each answer says "close".
+        """
+        deadline = time.monotonic() + min(STOP_LINGER, self.cfg.graceful_timeout)
+        for listener in self.sockets:
+            while time.monotonic() < deadline:
+                try:
+                    self.accept(listener)
+                except OSError as e:
+                    if e.errno == errno.ECONNABORTED:  # that one gave up; others may wait
+                        continue
+                    break  # EAGAIN: none left
 
     def handle_request(self, listener: Any, req: Any, client: socket.socket, addr: Any) -> None:
         """Serve the request as gunicorn does, then close at once when that is safe.

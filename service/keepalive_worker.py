@@ -40,7 +40,7 @@ from gunicorn import http, sock, util
 from gunicorn.http import wsgi
 from gunicorn.workers import base
 
-from service.gunicorn_worker import body_fully_read, request_fully_received
+from service.gunicorn_worker import STOP_LINGER, body_fully_read, request_fully_received
 
 # Longest wait for the rest of a request, or for a client to take its answer, once a request
 # has started: the one connection being served holds up every other one of this worker.
@@ -52,8 +52,6 @@ ACCEPT_BATCH = 256
 ACCEPT_FALLBACK = 0.05
 # How long a worker that ran out of file descriptors waits before it accepts again.
 ACCEPT_PAUSE = 0.5
-# How long a stopping worker keeps serving requests already on their way.
-STOP_LINGER = 2.0
 # A connection closed after a request whose body was not read waits this long (and discards
 # at most this much) for the client to close its side: gunicorn's util.close_graceful figures.
 GRACEFUL_CLOSE = 2.0

@@ -393,22 +393,26 @@ def test_a_stopping_worker_closes_its_idle_connections_and_exits(database_url, t
         srv.stop()
 
 
+@pytest.mark.parametrize("worker_class", ["keepalive", "sync"])
 def test_a_stopping_worker_answers_the_connections_still_in_its_listen_queue(
-    database_url, tmp_path, db
+    database_url, tmp_path, db, worker_class
 ):
-    srv = start_server(tmp_path, DATABASE_URL=database_url, WEB_CONCURRENCY="1")
+    srv = start_server(
+        tmp_path, DATABASE_URL=database_url, WEB_CONCURRENCY="1", WORKER_CLASS=worker_class
+    )
     user = f"queued-{uuid.uuid4().hex[:8]}"
     try:
-        with _connect(srv) as first:
-            reader = _Reader(first)
-            first.sendall(_request("POST", f"/api/{user}/tasks", {"title": "held"}))
-            status, _, body = reader.response()
-            assert status == 201
-            task = json.loads(body)["id"]
+        with _connect(srv) as creating:
+            creating.sendall(_request("POST", f"/api/{user}/tasks", {"title": "held"}))
+            status, _, body = _Reader(creating).response()
+        assert status == 201
+        task = json.loads(body)["id"]
+        busy, late = _connect(srv), None
+        try:
             with db.transaction():
                 # The worker's only thread waits on this row lock inside a PATCH...
                 db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task,))
-                first.sendall(_request("PATCH", f"/api/{user}/tasks/{task}", {"title": "x"}))
+                busy.sendall(_request("PATCH", f"/api/{user}/tasks/{task}", {"title": "x"}))
                 wait_for(
                     lambda: db.execute(
                         "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
@@ -416,16 +420,19 @@ def test_a_stopping_worker_answers_the_connections_still_in_its_listen_queue(
                     "the PATCH to wait on the lock",
                 )
                 # ...so this connection waits in the listen queue, not yet accepted...
-                late = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                late = _connect(srv)
                 late.sendall(_request("GET", "/livez"))
                 # ...when the worker is told to stop.
                 srv.process.send_signal(signal.SIGTERM)
                 time.sleep(0.5)
-            assert reader.response()[0] == 200
-            with late:
-                status, headers, _ = _Reader(late).response()
+            assert _Reader(busy).response()[0] == 200
+            status, headers, _ = _Reader(late).response()
             assert (status, headers["connection"]) == (200, "close")
-            assert srv.process.wait(timeout=30) == 0
+        finally:
+            busy.close()
+            if late is not None:
+                late.close()
+        assert srv.process.wait(timeout=30) == 0
     finally:
         srv.stop()
 
