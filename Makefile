@@ -15,8 +15,8 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 # Serve on gunicorn; with DATABASE_URL unset, on the embedded PostgreSQL (shared by every `make run`).
 run: $(BIN)/.installed
-	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.devdb)}" && export DATABASE_URL && \
-	$(BIN)/python -m service.migrate apply && \
+	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.server.devdb)}" && export DATABASE_URL && \
+	$(BIN)/python -m service.server.migrate apply && \
 	exec $(BIN)/gunicorn -c gunicorn.conf.py service.wsgi:app
 
 # The whole test suite against the embedded PostgreSQL, or TEST_DATABASE_URL when set.
@@ -24,19 +24,19 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 migrate: $(BIN)/.installed
-	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.devdb)}" $(BIN)/python -m service.migrate apply
+	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.server.devdb)}" $(BIN)/python -m service.server.migrate apply
 
 rollback: $(BIN)/.installed
-	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.devdb)}" $(BIN)/python -m service.migrate rollback
+	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.server.devdb)}" $(BIN)/python -m service.server.migrate rollback
 
 status: $(BIN)/.installed
-	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.devdb)}" $(BIN)/python -m service.migrate status
+	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.server.devdb)}" $(BIN)/python -m service.server.migrate status
 
 devdb: $(BIN)/.installed
-	@$(BIN)/python -m service.devdb
+	@$(BIN)/python -m service.server.devdb
 
 devdb-stop: $(BIN)/.installed
-	@$(BIN)/python -m service.devdb stop
+	@$(BIN)/python -m service.server.devdb stop
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -15,12 +15,12 @@ bind = os.environ.get("BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
 
 # Worker processes: WEB_CONCURRENCY (the Heroku/Render convention), default one per CPU this
 # process may run on. Worker class (WORKER_CLASS), each measured on loopback (bench/RESULTS.md):
-# - keepalive (default): service.keepalive_worker.KeepAliveWorker, one thread that keeps
+# - keepalive (default): service.server.keepalive_worker.KeepAliveWorker, one thread that keeps
 #   connections alive and serves each request inline, with connections balanced across the
 #   workers. With PostgreSQL answering in well under a millisecond it served 11-35 % more
 #   requests per second than sync on 13-20 % less CPU each, and 1000 connections with p99
 #   under 0.5 s; writes' p99 is longer (each worker has its own queue of connections).
-# - sync: gunicorn's sync worker (service.gunicorn_worker.SyncWorker: without its wait for
+# - sync: gunicorn's sync worker (service.server.sync_worker.SyncWorker: without its wait for
 #   the client's FIN), which closes every connection after its request.
 # - gthread (THREADS defaults to 4 then): overlaps requests that wait on PostgreSQL, which
 #   pays off when the database is far away; it costs more CPU per request here.
@@ -31,11 +31,11 @@ worker_class = os.environ.get("WORKER_CLASS", "keepalive")
 # gunicorn itself switches a sync worker with THREADS > 1 to gthread.
 threads = int(os.environ.get("THREADS") or (4 if worker_class == "gthread" else 1))
 if worker_class == "keepalive":
-    worker_class = "service.keepalive_worker.KeepAliveWorker"
+    worker_class = "service.server.keepalive_worker.KeepAliveWorker"
 elif worker_class == "sync" and threads == 1:
     # gunicorn's sync worker, without its wait for the client to close after a request it
-    # read whole (service/gunicorn_worker.py; ~10 % more requests per second).
-    worker_class = "service.gunicorn_worker.SyncWorker"
+    # read whole (service/server/sync_worker.py; ~10 % more requests per second).
+    worker_class = "service.server.sync_worker.SyncWorker"
 
 # One pooled database connection per thread unless set otherwise, so no request waits for one.
 os.environ.setdefault("POOL_MAX_SIZE", str(threads))
@@ -58,11 +58,11 @@ max_requests_jitter = int(os.environ.get("MAX_REQUESTS_JITTER", "0"))
 
 # Logs are JSON lines, like the app's: gunicorn's error log (stderr) and access log (stdout,
 # ACCESS_LOG=- by default; a path writes to that file; empty disables it) go through
-# service.logs.JsonFormatter, and the access line carries method, path, status, duration_ms,
-# request_id, remote and user_agent as fields (service.gunicorn_logs). Level: LOG_LEVEL.
+# service.core.logs.JsonFormatter, and the access line carries method, path, status, duration_ms,
+# request_id, remote and user_agent as fields (service.server.gunicorn_logs). Level: LOG_LEVEL.
 _log_level = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
 loglevel = _log_level.lower()
-logger_class = "service.gunicorn_logs.JsonLogger"
+logger_class = "service.server.gunicorn_logs.JsonLogger"
 errorlog = "-"
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 if accesslog in (None, "-"):
@@ -72,7 +72,7 @@ else:
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
+    "formatters": {"json": {"()": "service.core.logs.JsonFormatter"}},
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",
@@ -121,9 +121,9 @@ preload_app = False
 
 def on_starting(server):
     """Fail fast, before any worker starts, if the database is unreachable or behind."""
-    from service.config import Config
-    from service.gunicorn_worker import install_problem_errors
-    from service.runtime import check_schema
+    from service.core.config import Config
+    from service.server.bootstrap import check_schema
+    from service.server.sync_worker import install_problem_errors
 
     # gunicorn's own refusals (malformed or oversized request line, oversized headers)
     # answer as application/problem+json with a request id, like the app's errors, on any
@@ -156,8 +156,8 @@ def worker_exit(server, worker):
 
 def child_exit(server, worker):
     """Drop the exited worker's live gauges (pool figures) and its count of connections."""
-    from service.keepalive_worker import forget_worker
-    from service.metrics import mark_worker_dead
+    from service.core.metrics import mark_worker_dead
+    from service.server.keepalive_worker import forget_worker
 
     mark_worker_dead(worker.pid)
     forget_worker(worker)

@@ -12,7 +12,7 @@ import threading
 import timeit
 from time import monotonic
 
-from service.deadline import Watchdog
+from service.data.deadline import Watchdog
 
 
 class _Conn:

@@ -28,8 +28,8 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tasks-bench-metrics-")
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
-from service.config import Config
-from service.runtime import build
+from service.core.config import Config
+from service.server.bootstrap import build
 
 
 def _environ(method: str, path: str, body: bytes = b"") -> dict:

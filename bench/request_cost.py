@@ -5,7 +5,7 @@ usage: DATABASE_URL=postgresql://... .venv/bin/python bench/request_cost.py [N]
 No HTTP and no concurrency: the WSGI app is called directly, N times each, for GET one task
 (the hot route). Prints microseconds per call for
   - RequestMetrics alone (process_request + process_response, multiprocess mode, warm labels),
-  - gunicorn's access log line through service.gunicorn_logs.JsonLogger (to /dev/null),
+  - gunicorn's access log line through service.server.gunicorn_logs.JsonLogger (to /dev/null),
   - a whole GET one through the app (includes the database round trip(s)),
   - the same with POOL_CHECK=false (one round trip fewer),
 so the shares can be read off. Single-threaded figures on a quiet core; compare within a run.
@@ -29,9 +29,9 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 import falcon
 import falcon.testing
 
-from service.config import Config
-from service.metrics import RequestMetrics
-from service.runtime import build
+from service.core.config import Config
+from service.core.metrics import RequestMetrics
+from service.server.bootstrap import build
 
 
 def per_call_us(func, number: int) -> float:
@@ -59,8 +59,8 @@ def access_log_cost(number: int) -> float:
 
     from gunicorn.config import Config as GunicornConfig
 
-    from service.gunicorn_logs import JsonLogger
-    from service.logs import JsonFormatter
+    from service.core.logs import JsonFormatter
+    from service.server.gunicorn_logs import JsonLogger
 
     cfg = GunicornConfig()
     cfg.set("accesslog", "-")

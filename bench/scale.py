@@ -33,11 +33,12 @@ from psycopg.rows import dict_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service import migrate
-from service.config import Config
-from service.listing import STATEMENTS, CursorCodec, Filters, PageRequest, Position, Sort
-from service.queries import Queries
-from service.runtime import build
+from service.api.listing import CursorCodec
+from service.core.config import Config
+from service.data.listing import STATEMENTS, Filters, PageRequest, Position, Sort
+from service.data.queries import Queries
+from service.server import migrate
+from service.server.bootstrap import build
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 USER = "bench-user"

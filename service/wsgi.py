@@ -1,6 +1,6 @@
 """The WSGI entry point gunicorn loads: `gunicorn -c gunicorn.conf.py service.wsgi:app`."""
 
-from service.runtime import build
+from service.server.bootstrap import build
 
 runtime = build()
 app = runtime.app

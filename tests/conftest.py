@@ -1,7 +1,7 @@
 """Test fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL), migrated once per session.
 
 Each session gets a scratch database of its own on that server, created here, migrated with
-the same code path as production (`service.migrate.apply`) and dropped at the end. Tests
+the same code path as production (`service.server.migrate.apply`) and dropped at the end. Tests
 isolate themselves by user id instead of truncating, which also exercises user scoping.
 """
 
@@ -26,9 +26,9 @@ import pytest
 from psycopg import sql
 from webtest import TestApp
 
-from service import migrate
-from service.config import PROJECT_ROOT, Config
-from service.runtime import Runtime, build
+from service.core.config import PROJECT_ROOT, Config
+from service.server import migrate
+from service.server.bootstrap import Runtime, build
 from tests.faultkit import PgBouncer
 
 # TEST_VIA_PGBOUNCER=1: the service's pool reaches the test server through PgBouncer in
@@ -51,7 +51,7 @@ def server_url() -> str:
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
         return explicit
-    from service.devdb import ensure_server
+    from service.server.devdb import ensure_server
 
     directory = Path(os.environ.get("TASKS_TEST_PGDATA") or PROJECT_ROOT / ".pgdata-test")
     return ensure_server(directory=directory, database="postgres")

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.config import PROJECT_ROOT
+from service.core.config import PROJECT_ROOT
 
 _reserved: dict[int, int] = {}  # port -> descriptor of its held lock file
 

@@ -1,4 +1,4 @@
-"""gunicorn's access line (service.gunicorn_logs.JsonLogger): one JSON object per request.
+"""gunicorn's access line (service.server.gunicorn_logs.JsonLogger): one JSON object per request.
 
 The shipped configuration (plain stream handlers with JsonFormatter) gets the line written
 directly; any other set-up goes through a LogRecord and the handler chain. Both must write
@@ -15,8 +15,8 @@ import logging
 import pytest
 from gunicorn.config import Config as GunicornConfig
 
-from service.gunicorn_logs import JsonLogger, _plain_json_handlers
-from service.logs import JsonFormatter
+from service.core.logs import JsonFormatter
+from service.server.gunicorn_logs import JsonLogger, _plain_json_handlers
 
 
 class Response:

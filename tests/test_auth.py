@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from webtest import TestApp
 
-from service.auth import authentication
-from service.config import Config, ConfigError
-from service.runtime import Runtime, build
+from service.api.auth import authentication
+from service.core.config import Config, ConfigError
+from service.server.bootstrap import Runtime, build
 from tests.conftest import make_config
 
 SECRET = "s3cret-" + "x" * 60  # 64+ bytes: long enough for HS512 too
@@ -80,7 +80,7 @@ def es(key, sub: str, **more) -> str:
 
 
 def test_without_a_key_authentication_is_off_and_a_warning_says_so(database_url, caplog):
-    with caplog.at_level(logging.WARNING, logger="service.auth"):
+    with caplog.at_level(logging.WARNING, logger="service.api.auth"):
         assert authentication(make_config(database_url)) is None
     assert "authentication is off" in caplog.text and "trusted" in caplog.text
 

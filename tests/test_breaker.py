@@ -10,7 +10,7 @@ import pytest
 from psycopg_pool import PoolClosed, PoolTimeout
 from webtest import TestApp
 
-from service.breaker import (
+from service.data.breaker import (
     CLOSED,
     HALF_OPEN,
     OPEN,
@@ -18,8 +18,8 @@ from service.breaker import (
     CircuitBreaker,
     unavailability,
 )
-from service.deadline import DeadlineExceeded
-from service.runtime import build
+from service.data.deadline import DeadlineExceeded
+from service.server.bootstrap import build
 from tests.conftest import make_config
 
 

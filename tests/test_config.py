@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import Config, ConfigError
+from service.core.config import Config, ConfigError
 
 
 def test_defaults():
@@ -59,8 +59,8 @@ def test_cors_origins_and_prepare_threshold():
 
 
 def test_circuit_breaker_settings_and_zero_turns_it_off():
-    from service.db import create_pool
-    from service.queries import Queries
+    from service.data.pool import create_pool
+    from service.data.queries import Queries
 
     env = {"DATABASE_URL": "postgresql://x/y"}
     config = Config.from_env(env, dotenv_path=None)

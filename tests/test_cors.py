@@ -10,8 +10,8 @@ import pytest
 from falcon import inspect
 from webtest import TestApp
 
-from service.cors import ALLOW_HEADERS
-from service.runtime import build
+from service.api.cors import ALLOW_HEADERS
+from service.server.bootstrap import build
 from tests.browser import chromium_or_skip, dump_dom, serve
 from tests.conftest import make_config
 

@@ -8,8 +8,8 @@ import time
 import pytest
 from psycopg_pool import PoolTimeout
 
-from service import deadline
-from service.runtime import build
+from service.data import deadline
+from service.server.bootstrap import build
 from tests.conftest import make_config
 
 
@@ -106,7 +106,7 @@ def test_request_deadline_applies_to_each_database_use(runtime_factory):
 
 
 def test_the_pools_check_of_a_connection_is_cut_at_the_deadline_too(database_url):
-    from service.db import GuardedPool, libpq_url
+    from service.data.pool import GuardedPool, libpq_url
 
     def slow_check(conn) -> None:
         # A check that does not return (as on a frozen server), here for real on the server.

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.openapi import openapi_document
+from service.api.openapi import openapi_document
 from tests.browser import dump_dom, serve
 
 
@@ -40,7 +40,7 @@ def test_swagger_ui_assets_are_served_from_the_installed_package(app):
 
 
 def test_docs_static_route_serves_nothing_outside_the_bundle(app):
-    app.get("/docs/static/../../service/config.py", status=404)
+    app.get("/docs/static/../../service/core/config.py", status=404)
     app.get("/docs/static/no-such-file.js", status=404)
 
 

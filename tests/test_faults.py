@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from service import migrate
+from service.server import migrate
 from tests.conftest import VIA_PGBOUNCER, set_database_statement_timeout
 from tests.faultkit import (
     POSTGRES_PORTS,

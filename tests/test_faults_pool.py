@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from webtest import TestApp
 
-from service import migrate
-from service.runtime import Runtime, build
+from service.server import migrate
+from service.server.bootstrap import Runtime, build
 from tests.conftest import VIA_PGBOUNCER, make_config, set_database_statement_timeout
 
 pytestmark = [pytest.mark.faults]

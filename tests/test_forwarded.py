@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from webtest import TestApp
 
-from service.runtime import build
+from service.server.bootstrap import build
 from tests.conftest import make_config
 
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com"}

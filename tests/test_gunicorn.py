@@ -25,7 +25,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.config import PROJECT_ROOT
+from service.core.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -265,7 +265,7 @@ def test_a_statement_timeout_under_gunicorn_is_counted_and_logged_with_its_reque
 
     def app_line():
         for entry in json_lines(server.error_log):
-            if entry.get("logger") == "service.errors" and entry["request_id"] == request_id:
+            if entry.get("logger") == "service.api.errors" and entry["request_id"] == request_id:
                 return entry
         return None
 

@@ -1,4 +1,4 @@
-"""service/gunicorn_worker.py: when the sync worker closes at once, and gunicorn's refusals.
+"""service/server/sync_worker.py: when the sync worker closes at once, and gunicorn's refusals.
 
 gunicorn's own sync worker waits after every response for the client to close first. Ours
 closes at once when the whole request was read and nothing more is waiting, and keeps
@@ -17,8 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from service.config import MAX_BODY_BYTES
-from service.gunicorn_worker import request_fully_received
+from service.core.config import MAX_BODY_BYTES
+from service.server.sync_worker import request_fully_received
 from tests.test_gunicorn import Server, json_lines, start_server
 
 
@@ -114,7 +114,7 @@ def _server_socket_inode(server_port: int, client_port: int) -> int | None:
 
 def test_worker_class_sync_runs_this_worker(server):
     booted = [entry["message"] for entry in json_lines(server.error_log)]
-    assert any("service.gunicorn_worker.SyncWorker" in message for message in booted)
+    assert any("service.server.sync_worker.SyncWorker" in message for message in booted)
 
 
 def test_after_a_whole_request_the_worker_lets_go_of_the_connection_at_once(server):

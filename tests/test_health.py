@@ -7,9 +7,9 @@ import pytest
 from psycopg import sql
 from webtest import TestApp
 
-from service import migrate
-from service.health import expected_migrations
-from service.runtime import StartupCheckFailed, build, check_schema
+from service.data.health import expected_migrations
+from service.server import migrate
+from service.server.bootstrap import StartupCheckFailed, build, check_schema
 from tests.conftest import make_config
 
 

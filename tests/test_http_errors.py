@@ -8,11 +8,11 @@ import time
 import pytest
 from webtest import TestApp
 
-from service.app import create_app
-from service.health import DatabaseHealth, expected_migrations
-from service.queries import Queries
-from service.runtime import build
-from service.store import TaskStore
+from service.api.app import create_app
+from service.data.health import DatabaseHealth, expected_migrations
+from service.data.queries import Queries
+from service.data.tasks import TaskStore
+from service.server.bootstrap import build
 from tests.conftest import make_config
 
 PROBLEM = "application/problem+json"

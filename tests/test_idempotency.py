@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from webtest import TestApp
 
-from service.runtime import build
+from service.server.bootstrap import build
 from tests.conftest import make_config
 
 
@@ -217,8 +217,8 @@ def test_the_key_and_the_write_commit_together_or_not_at_all(database_url, db, u
             self.store.create(user_id, {"title": "half-done"})
             raise RuntimeError("crash after the write")
 
-    from service.queries import Queries
-    from service.store import TaskStore
+    from service.data.queries import Queries
+    from service.data.tasks import TaskStore
 
     rt.app.add_route("/api/{user_id}/crash", WriteThenFail(TaskStore(rt.pool, Queries.load())))
     rt.pool.open(wait=True, timeout=10)
@@ -382,8 +382,8 @@ def test_a_key_stored_by_a_racing_request_rolls_this_one_back_with_409(database_
                 )
             resp.media = {"ok": True}
 
-    from service.queries import Queries
-    from service.store import TaskStore
+    from service.data.queries import Queries
+    from service.data.tasks import TaskStore
 
     rt.app.add_route(
         "/api/{user_id}/race", WriteWhileAnotherCommits(TaskStore(rt.pool, Queries.load()))
@@ -398,10 +398,10 @@ def test_a_key_stored_by_a_racing_request_rolls_this_one_back_with_409(database_
         rt.stop()
 
 
-@pytest.mark.parametrize("module", ["store.py", "listing_store.py"])
+@pytest.mark.parametrize("module", ["data/tasks.py", "data/listing.py"])
 def test_the_dao_never_borrows_a_connection_around_the_unit_of_work(module):
     """Every DAO statement must run on the request's transaction when one is bound."""
-    from service.config import PROJECT_ROOT
+    from service.core.config import PROJECT_ROOT
 
     source = (PROJECT_ROOT / "service" / module).read_text()
     assert "_pool.connection(" not in source, (

@@ -1,4 +1,4 @@
-"""The keep-alive worker (service/keepalive_worker.py), the shipped default.
+"""The keep-alive worker (service/server/keepalive_worker.py), the shipped default.
 
 Unit tests check its balancing rule and the kernel read timeout; the others run gunicorn
 -c gunicorn.conf.py as shipped and talk raw HTTP/1.1 to it, so that what happens to the
@@ -21,8 +21,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from service.config import MAX_BODY_BYTES
-from service.keepalive_worker import (
+from service.core.config import MAX_BODY_BYTES
+from service.server.keepalive_worker import (
     ConnectionShares,
     KeepAliveWorker,
     forget_worker,
@@ -88,9 +88,9 @@ def _worker(held: int, backlog: int, shares: ConnectionShares, slot: int = 0) ->
 
 def test_a_worker_above_its_share_takes_connections_the_others_leave_waiting(monkeypatch):
     shares = _shares(0, 10)
-    monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
+    monkeypatch.setattr("service.server.keepalive_worker.SHARES", shares)
     clock = iter([100.0, 100.01, 100.2])
-    monkeypatch.setattr("service.keepalive_worker.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("service.server.keepalive_worker.time.monotonic", lambda: next(clock))
     worker = _worker(held=20, backlog=2, shares=shares)
     assert not worker.may_accept()  # the other worker (10) should take them...
     assert not worker.may_accept()
@@ -99,14 +99,14 @@ def test_a_worker_above_its_share_takes_connections_the_others_leave_waiting(mon
 
 def test_a_worker_never_exceeds_worker_connections(monkeypatch):
     shares = _shares()
-    monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
+    monkeypatch.setattr("service.server.keepalive_worker.SHARES", shares)
     worker = _worker(held=1000, backlog=5, shares=shares)
     assert not worker.may_accept()
 
 
 def test_a_worker_out_of_file_descriptors_keeps_serving_and_accepts_again_later(monkeypatch):
     shares = _shares()
-    monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
+    monkeypatch.setattr("service.server.keepalive_worker.SHARES", shares)
     worker = _worker(held=3, backlog=1, shares=shares)
     worker.log = SimpleNamespace(warning=lambda *args: None)
 
@@ -115,7 +115,7 @@ def test_a_worker_out_of_file_descriptors_keeps_serving_and_accepts_again_later(
             raise OSError(errno.EMFILE, "Too many open files")
 
     clock = iter([10.0, 10.1, 10.6])
-    monkeypatch.setattr("service.keepalive_worker.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("service.server.keepalive_worker.time.monotonic", lambda: next(clock))
     worker.accept(Exhausted(backlog=1))  # no exception: the worker and its connections live
     assert not worker.may_accept()  # 0.1 s later: paused
     assert worker.may_accept()  # past ACCEPT_PAUSE
@@ -123,14 +123,14 @@ def test_a_worker_out_of_file_descriptors_keeps_serving_and_accepts_again_later(
 
 def test_without_a_known_listen_queue_a_worker_takes_what_comes(monkeypatch):
     shares = _shares(0, 50)
-    monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
+    monkeypatch.setattr("service.server.keepalive_worker.SHARES", shares)
     worker = _worker(held=50, backlog=-1, shares=shares, slot=1)  # e.g. a unix socket
     assert worker.may_accept()
 
 
 def test_an_exited_worker_is_forgotten(monkeypatch):
     shares = _shares(0, 7)
-    monkeypatch.setattr("service.keepalive_worker.SHARES", shares)
+    monkeypatch.setattr("service.server.keepalive_worker.SHARES", shares)
     exited = KeepAliveWorker.__new__(KeepAliveWorker)
     exited.age = 1 + ConnectionShares.SLOTS  # the slot is the age modulo SLOTS
     forget_worker(exited)
@@ -221,7 +221,7 @@ class _Reader:
 
 def test_the_shipped_configuration_runs_the_keepalive_worker(server):
     booted = [entry["message"] for entry in json_lines(server.error_log)]
-    assert any("service.keepalive_worker.KeepAliveWorker" in message for message in booted)
+    assert any("service.server.keepalive_worker.KeepAliveWorker" in message for message in booted)
 
 
 def test_one_connection_carries_request_after_request(server):

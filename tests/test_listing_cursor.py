@@ -9,8 +9,9 @@ import uuid
 import orjson
 import pytest
 
-from service.config import ConfigError
-from service.listing import CursorCodec, Filters, PageRequest, Position, Sort
+from service.api.listing import CursorCodec
+from service.core.config import ConfigError
+from service.data.listing import Filters, PageRequest, Position, Sort
 from tests.conftest import make_config
 from tests.listing_model import cursor_of, next_url, relative
 
@@ -187,11 +188,11 @@ def test_a_new_secret_invalidates_old_cursors(database_url):
 
 
 def test_missing_secret_logs_a_warning(database_url, caplog):
-    with caplog.at_level(logging.WARNING, logger="service.listing"):
+    with caplog.at_level(logging.WARNING, logger="service.api.listing"):
         CursorCodec.from_config(make_config(database_url))
     assert "CURSOR_SECRET" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="service.listing"):
+    with caplog.at_level(logging.WARNING, logger="service.api.listing"):
         CursorCodec.from_config(make_config(database_url, CURSOR_SECRET="x" * 16))
     assert "CURSOR_SECRET" not in caplog.text
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from service import migrate
+from service.server import migrate
 
 LISTING_INDEXES = {
     "tasks_user_updated_idx",

@@ -16,9 +16,9 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from service import migrate
-from service.listing import STATEMENTS, Filters, Sort
-from service.queries import Queries
+from service.data.listing import STATEMENTS, Filters, Sort
+from service.data.queries import Queries
+from service.server import migrate
 
 USER = "plan-user"
 INDEXES = {
@@ -136,7 +136,7 @@ def explain_prepared(
 @pytest.mark.parametrize("user", [USER, "other-7"])
 @pytest.mark.parametrize(("key", "descending"), sorted(STATEMENTS))
 def test_the_prepared_first_page_walks_the_sort_index(seeded, key, descending, user):
-    # The unfiltered first page runs prepared (service/listing_store.py): whichever plan the
+    # The unfiltered first page runs prepared (service/data/listing.py): whichever plan the
     # server settles on, for a user with 20,000 tasks or one with 100, reads only the page.
     plan = explain_prepared(seeded, Sort(key, descending).statement, {**params(), "user_id": user})
     kinds = [node["Node Type"] for node in plan]

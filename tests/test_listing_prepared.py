@@ -1,7 +1,7 @@
 """The unfiltered first page of a listing runs prepared; filtered and later pages never do.
 
 A prepared statement saves the server parsing and planning the listing on every request,
-but one plan would serve every filter combination and cursor badly (service/listing_store.py).
+but one plan would serve every filter combination and cursor badly (service/data/listing.py).
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from service.db import create_pool
-from service.listing import Filters, PageRequest, Position, Sort
-from service.listing_store import NO_FILTERS, ListingStore
-from service.queries import Queries
+from service.data.listing import NO_FILTERS, Filters, ListingStore, PageRequest, Position, Sort
+from service.data.pool import create_pool
+from service.data.queries import Queries
 from tests.conftest import make_config
 
 

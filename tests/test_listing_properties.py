@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.schemas import PRIORITIES, SORTS
+from service.api.schemas import PRIORITIES, SORTS
 from tests.listing_model import expected_order, ids, sort_value, walk
 
 STAMPS = [datetime(2026, 1, day, hour, tzinfo=UTC) for day in (1, 2) for hour in (0, 12)]

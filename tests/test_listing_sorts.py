@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.schemas import SORTS
+from service.api.schemas import SORTS
 from tests.listing_model import expected_order, ids, next_url, relative, walk
 
 

@@ -8,8 +8,8 @@ import logging
 
 from webtest import TestApp
 
-from service.logs import JsonFormatter
-from service.runtime import build
+from service.core.logs import JsonFormatter
+from service.server.bootstrap import build
 from tests.conftest import make_config
 
 
@@ -35,7 +35,7 @@ def test_a_log_line_written_during_a_request_is_json_with_its_request_id():
         root.removeHandler(handler)
         rt.stop()
     entries = [json.loads(line) for line in stream.getvalue().splitlines()]
-    during = [e for e in entries if e["logger"] == "service.errors"]
+    during = [e for e in entries if e["logger"] == "service.api.errors"]
     assert during, entries
     assert during[0]["request_id"] == "log-test-123"
     assert during[0]["level"] == "WARNING"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from service.media import dumps
+from service.api.media import dumps
 
 
 @pytest.mark.parametrize(

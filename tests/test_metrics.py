@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from psycopg_pool import PoolTimeout
 from webtest import TestApp
 
-from service.metrics import classify_database_error
-from service.runtime import build
+from service.core.metrics import classify_database_error
+from service.server.bootstrap import build
 from tests.conftest import make_config
 
 ITEM_ROUTE = "/api/{user_id}/tasks/{task_id}"
@@ -180,7 +180,7 @@ def test_an_unreachable_database_counts_as_unavailable():
 
 
 def test_the_pool_sampler_thread_updates_the_gauges_and_stops(runtime):
-    from service.metrics import POOL_WORKER, PoolMetrics
+    from service.core.metrics import POOL_WORKER, PoolMetrics
 
     gauge = POOL_WORKER["pool_size"].labels("tasks")
     gauge.set(-1)

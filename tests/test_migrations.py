@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
-from service import migrate
-from service.health import expected_migrations
+from service.data.health import expected_migrations
+from service.server import migrate
 
 
 def tables(url: str) -> set[str]:
@@ -30,7 +30,7 @@ def test_apply_then_rollback_everything_on_an_empty_database(scratch):
 
 
 def test_every_migration_has_a_rollback():
-    from service.config import MIGRATIONS_DIR
+    from service.core.config import MIGRATIONS_DIR
 
     for migration in expected_migrations():
         assert (MIGRATIONS_DIR / f"{migration}.rollback.sql").is_file(), migration

@@ -9,8 +9,8 @@ from falcon import inspect
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
-from service.openapi import openapi_document
-from service.schemas import ListQuery, TaskWrite
+from service.api.openapi import openapi_document
+from service.api.schemas import ListQuery, TaskWrite
 
 DOC = openapi_document()
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

@@ -9,8 +9,8 @@ import pytest
 from psycopg_pool import ConnectionPool
 from webtest import TestApp
 
-from service.db import connection_check
-from service.runtime import build
+from service.data.pool import connection_check
+from service.server.bootstrap import build
 from tests.conftest import VIA_PGBOUNCER, make_config
 
 

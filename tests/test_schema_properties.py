@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from service.schemas import (
+from service.api.schemas import (
     INT32_MAX,
     INT32_MIN,
     PRIORITIES,

@@ -13,7 +13,7 @@ import uuid
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from service.openapi import openapi_document
+from service.api.openapi import openapi_document
 
 # The document cannot say everything the validation does (titles are measured after
 # trimming, a key reused for another request is a 422), so the two checks that judge

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from service.config import PROJECT_ROOT, SQL_DIR
-from service.queries import Queries
+from service.core.config import PROJECT_ROOT, SQL_DIR
+from service.data.queries import Queries
 
 QUERIES = Queries.load()
 USER_TABLES = ("tasks", "idempotency_keys")

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from webtest import TestApp
 
-from service.runtime import build
+from service.server.bootstrap import build
 from tests.conftest import make_config
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from service import migrate
-from service.config import Config
-from service.db import create_pool
-from service.queries import Queries
-from service.runtime import check_schema
+from service.core.config import Config
+from service.data.pool import create_pool
+from service.data.queries import Queries
+from service.server import migrate
+from service.server.bootstrap import check_schema
 from tests.conftest import VIA_PGBOUNCER, make_config, set_database_statement_timeout
 
 

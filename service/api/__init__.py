@@ -1,0 +1,1 @@
+"""The HTTP edge: the Falcon app, its resources, schemas, middleware and error handling."""

@@ -1,0 +1,79 @@
+"""The application factory: wires middleware, media, error handling and routes."""
+
+from __future__ import annotations
+
+import falcon
+
+from service.api import errors
+from service.api.auth import authentication
+from service.api.conditional import handle_precondition_failed
+from service.api.cors import Cors
+from service.api.idempotency import IdempotencyKeys
+from service.api.listing import CursorCodec
+from service.api.media import media_handlers
+from service.api.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
+from service.api.openapi import openapi_json
+from service.api.resources.docs import DOCS_STATIC, SWAGGER_UI_DIR, ApiDocs, OpenApiDocument
+from service.api.resources.health import Health, Liveness
+from service.api.resources.stats import TaskStats
+from service.api.resources.tasks import TaskCollection, TaskCompletion, TaskItem
+from service.core.config import MAX_BODY_BYTES, Config
+from service.core.metrics import MetricsResource, PoolMetrics, RequestMetrics
+from service.data.deadline import RequestDeadline
+from service.data.health import DatabaseHealth
+from service.data.tasks import PreconditionFailed, TaskStore
+
+
+def create_app(
+    config: Config,
+    store: TaskStore,
+    health: DatabaseHealth,
+    idempotency: IdempotencyKeys | None = None,
+    pool_metrics: PoolMetrics | None = None,
+) -> falcon.App:
+    """Build the WSGI app around its collaborators; no I/O happens here.
+
+    Without `idempotency`, the Idempotency-Key header is ignored.
+    """
+    middleware: list[object] = [
+        # First, so that the latency it records covers every other middleware.
+        RequestMetrics(),
+        RequestId(),
+        RequestDeadline(config.db_deadline_ms / 1000),
+        Cors(config.cors_allow_origins),
+    ]
+    if config.trust_forwarded_headers:
+        middleware.append(TrustForwardedHeaders())
+    auth = authentication(config)
+    if auth is not None:
+        # Before the path and body checks: an anonymous caller learns nothing from a 422.
+        middleware.append(auth)
+    middleware += [PathParams(), RequestBody()]
+    if idempotency is not None:
+        # Last: only a request that passed every check claims its key.
+        middleware.append(idempotency)
+
+    app = falcon.App(middleware=middleware)
+    # Only JSON: Falcon's default form and multipart handlers would accept non-JSON bodies.
+    handlers = media_handlers(MAX_BODY_BYTES)
+    app.req_options.media_handlers = falcon.media.Handlers(handlers)
+    app.resp_options.media_handlers = falcon.media.Handlers(handlers)
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app, config.retry_after_seconds)
+    app.add_error_handler(PreconditionFailed, handle_precondition_failed)
+
+    app.add_route("/api/{user_id}/tasks", TaskCollection(store, CursorCodec.from_config(config)))
+    app.add_route("/api/{user_id}/tasks/{task_id}", TaskItem(store))
+    app.add_route("/api/{user_id}/tasks/{task_id}/complete", TaskCompletion(store))
+    app.add_route("/api/{user_id}/stats", TaskStats(store.listing))
+
+    health_resource = Health(health, config.retry_after_seconds)
+    app.add_route("/health", health_resource)
+    app.add_route("/readyz", health_resource)
+    app.add_route("/livez", Liveness())
+
+    app.add_route("/openapi.json", OpenApiDocument(openapi_json()))
+    app.add_route("/docs", ApiDocs())
+    app.add_static_route(DOCS_STATIC, SWAGGER_UI_DIR)
+    app.add_route("/metrics", MetricsResource(pool_metrics))
+    return app

@@ -1,0 +1,496 @@
+"""The OpenAPI 3.1 document of the contract, built with apispec from the marshmallow schemas.
+
+Request bodies come from the schemas the service validates with (service/api/schemas.py);
+listing parameters from the contract's definitions plus any other field ListQuery validates;
+responses from service/api/openapi_schemas.py; paths, operations, headers and error responses
+are declared here, once, following the contract. The
+document is built once per process (`openapi_document`) and served as bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema
+
+from service.api import openapi_schemas as out
+from service.api.media import MERGE_PATCH_JSON, dumps
+from service.api.middleware import _SANE_REQUEST_ID, _USER_ID
+from service.api.schemas import CompletionWrite, ListQuery
+from service.core.config import MAX_BODY_BYTES
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+
+TASKS = "/api/{user_id}/tasks"
+TASK = "/api/{user_id}/tasks/{task_id}"
+COMPLETION = "/api/{user_id}/tasks/{task_id}/complete"
+STATS = "/api/{user_id}/stats"
+
+DESCRIPTION = f"""\
+A per-user task (to-do) service. Every `/api/{{user_id}}/...` path belongs to the user
+named in it; a user never sees, changes or learns of another user's tasks (a task of
+someone else answers exactly like one that does not exist).
+
+**Errors** are `application/problem+json` (RFC 9457) carrying the `request_id`; a 422
+also lists `errors: [{{location, field, message}}]`. Any path that is not listed here
+answers 404, and any method a path does not list answers 405 with an `Allow` header.
+
+**Bodies** are JSON objects of at most {MAX_BODY_BYTES} bytes; types are strict (no `"5"`
+for 5, no `1` for `true`), unknown fields are a 422, read-only fields are ignored.
+Timestamps are RFC 3339; responses give them in UTC with microseconds and `Z`.
+
+**Authentication** is off unless the deployment configures JWT: then every `/api/...`
+request but a CORS preflight needs `Authorization: Bearer <token>` whose `sub` is the
+`{{user_id}}` of the path.
+
+**CORS**: allowed origins are configured (`CORS_ALLOW_ORIGINS`, default `*`); every path
+answers the `OPTIONS` preflight for the methods it lists.
+"""
+
+# Component names, explicit rather than derived by apispec from the class names.
+SCHEMAS: dict[str, type[Schema]] = {
+    "Task": out.TaskOut,
+    "FieldError": out.FieldError,
+    "Problem": out.Problem,
+    "ValidationProblem": out.ValidationProblem,
+    "Completion": CompletionWrite,
+    "Deleted": out.Deleted,
+    "Updated": out.Updated,
+    "Stats": out.Stats,
+    "Health": out.Health,
+    "Liveness": out.Liveness,
+}
+
+HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {
+        "description": "The client's X-Request-ID when it is sane, else a generated one; "
+        "it is in every log line of the request.",
+        "schema": {"type": "string", "pattern": f"^{_SANE_REQUEST_ID.pattern}$"},
+    },
+    "ETag": {
+        "description": "Strong entity tag of the task (its version).",
+        "schema": {"type": "string", "example": '"3"'},
+    },
+    "Location": {
+        "description": "Absolute URL of the created task.",
+        "schema": {"type": "string", "format": "uri"},
+    },
+    "Link": {
+        "description": 'Present when, and only when, more tasks match: `<url>; rel="next"`, '
+        "whose cursor continues exactly where this page ended.",
+        "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "Present on a stored response replayed for a repeated Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "WWW-Authenticate": {
+        "description": "The authentication scheme the service expects.",
+        "schema": {"type": "string", "example": "Bearer"},
+    },
+    "Allow": {
+        "description": "The methods the path supports.",
+        "schema": {"type": "string", "example": "GET, POST, OPTIONS"},
+    },
+}
+
+PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "user_id": (
+        "path",
+        {
+            "name": "user_id",
+            "description": "The owner: opaque text (ids from common auth providers fit).",
+            "schema": {"type": "string", "pattern": f"^{_USER_ID.pattern}$"},
+        },
+    ),
+    "task_id": (
+        "path",
+        {"name": "task_id", "schema": {"type": "string", "format": "uuid"}},
+    ),
+    "X-Request-ID": (
+        "header",
+        {
+            "name": "X-Request-ID",
+            "description": "Echoed back when sane; one is generated otherwise.",
+            "schema": {"type": "string"},
+        },
+    ),
+    "If-Match": (
+        "header",
+        {
+            "name": "If-Match",
+            "description": "An ETag of the task, or `*`: the write happens only if it matches "
+            "(412 otherwise).",
+            "schema": {"type": "string"},
+        },
+    ),
+    "If-None-Match": (
+        "header",
+        {
+            "name": "If-None-Match",
+            "description": "ETags the client holds: 304 when the task still has one of them.",
+            "schema": {"type": "string"},
+        },
+    ),
+    "Idempotency-Key": (
+        "header",
+        {
+            "name": "Idempotency-Key",
+            "description": "1-255 printable ASCII characters, per user. The first request "
+            "with a key is executed once; a repeat within 24 hours with the same method, path "
+            "and body gets the stored status, headers and body again plus "
+            "`Idempotent-Replayed: true`; a repeat with anything different is a 422; a "
+            "repeat while the first is still running is a 409.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+        },
+    ),
+}
+
+
+def _problem(description: str, schema: str = "Problem", **headers: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {"X-Request-ID": "X-Request-ID", **headers},
+        "content": {PROBLEM_JSON: {"schema": schema}},
+    }
+
+
+# Every error status of the contract, as a reusable response named by its status.
+PROBLEMS: dict[int, dict[str, Any]] = {
+    400: _problem("The body is not valid JSON, or not a JSON object where one is needed."),
+    401: _problem(
+        "Authentication is configured and the bearer token is missing or invalid.",
+        **{"WWW-Authenticate": "WWW-Authenticate"},
+    ),
+    403: _problem("The token's subject is not the `user_id` of the path."),
+    404: _problem("No such task for this user (or no such route)."),
+    405: _problem("The path does not support this method.", Allow="Allow"),
+    409: _problem("A request with the same Idempotency-Key is still in progress."),
+    412: _problem("If-Match does not match the task's current ETag."),
+    413: _problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),
+    415: _problem("The body's Content-Type is not JSON."),
+    422: _problem(
+        "Validation failed; `errors` names each offending field. Also a reused "
+        "Idempotency-Key with a different request.",
+        schema="ValidationProblem",
+    ),
+    500: _problem("Unexpected; logged with the request id."),
+    503: _problem(
+        "The database is unreachable, frozen or overloaded; retry after `Retry-After`.",
+        **{"Retry-After": "Retry-After"},
+    ),
+}
+
+NOT_MODIFIED = {
+    "description": "The task still has the ETag given in If-None-Match.",
+    "headers": {"X-Request-ID": "X-Request-ID", "ETag": "ETag"},
+}
+
+# Authentication is optional (off unless configured): `{}` admits anonymous requests.
+API_SECURITY: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
+API_ERRORS = (401, 403, 422, 500, 503)
+BODY_ERRORS = (400, 413, 415)
+
+
+def _responses(success: dict[str, dict[str, Any]], *statuses: int) -> dict[str, Any]:
+    responses: dict[str, Any] = dict(success)
+    for status in sorted(set(statuses)):
+        responses[str(status)] = str(status)
+    return responses
+
+
+def _ok(description: str, schema: Any, *, media_type: str = JSON, **headers: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {"X-Request-ID": "X-Request-ID", **headers},
+        "content": {media_type: {"schema": schema}},
+    }
+
+
+def _task(description: str, *, replayable: bool = True, **headers: str) -> dict[str, Any]:
+    extra = {"Idempotent-Replayed": "Idempotent-Replayed"} if replayable else {}
+    return _ok(description, "Task", ETag="ETag", **headers, **extra)
+
+
+def _body(schema: Any, *, required: bool = True, merge_patch: bool = False) -> dict[str, Any]:
+    content: dict[str, Any] = {JSON: {"schema": schema}}
+    if merge_patch:
+        content[MERGE_PATCH_JSON] = {"schema": schema}
+    return {"required": required, "content": content}
+
+
+def _api_operation(
+    operation_id: str,
+    summary: str,
+    *,
+    responses: dict[str, Any],
+    tag: str = "tasks",
+    parameters: tuple[Any, ...] = (),
+    errors: tuple[int, ...] = (),
+    **rest: Any,
+) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": [tag],
+        "security": API_SECURITY,
+        "parameters": ["X-Request-ID", *parameters],
+        **rest,
+        "responses": _responses(responses, *API_ERRORS, *errors),
+    }
+
+
+def list_query_schema() -> Schema:
+    """Return the listing parameters: the contract's, plus any other ListQuery validates.
+
+    The contract's definitions win for the names it lists (they carry its enums,
+    defaults and wording); tests check that every field ListQuery validates is documented.
+    """
+    declared = {**ListQuery._declared_fields, **out.ListQueryContract._declared_fields}
+    return Schema.from_dict(declared, name="ListQueryDoc")()
+
+
+def _api_paths() -> dict[str, dict[str, Any]]:
+    task_write = ("Idempotency-Key", "If-Match")
+    return {
+        TASKS: {
+            "parameters": ["user_id"],
+            "get": _api_operation(
+                "listTasks",
+                "List the user's tasks",
+                description="Filters combine with AND. The body is a JSON array; when more "
+                "tasks match, the `Link` header points at the next page (keyset pagination).",
+                parameters=({"in": "query", "schema": list_query_schema()},),
+                responses={
+                    "200": _ok("A page of tasks.", {"type": "array", "items": "Task"}, Link="Link")
+                },
+            ),
+            "post": _api_operation(
+                "createTask",
+                "Create a task",
+                parameters=("Idempotency-Key",),
+                requestBody=_body("TaskCreate"),
+                responses={"201": _task("The created task.", Location="Location")},
+                errors=(*BODY_ERRORS, 409),
+            ),
+            "delete": _api_operation(
+                "deleteTasks",
+                "Delete the user's tasks that match `status`",
+                parameters=({"in": "query", "schema": out.BulkQueryContract}, "Idempotency-Key"),
+                responses={
+                    "200": _ok(
+                        "How many tasks were deleted.",
+                        "Deleted",
+                        **{"Idempotent-Replayed": "Idempotent-Replayed"},
+                    )
+                },
+                errors=(409,),
+            ),
+            "patch": _api_operation(
+                "completeTasks",
+                "Set `completed` on the user's tasks that match `status`",
+                parameters=({"in": "query", "schema": out.BulkQueryContract}, "Idempotency-Key"),
+                requestBody=_body("Completion"),
+                responses={
+                    "200": _ok(
+                        "How many tasks changed.",
+                        "Updated",
+                        **{"Idempotent-Replayed": "Idempotent-Replayed"},
+                    )
+                },
+                errors=(*BODY_ERRORS, 409),
+            ),
+        },
+        TASK: {
+            "parameters": ["user_id", "task_id"],
+            "get": _api_operation(
+                "getTask",
+                "Read a task",
+                parameters=("If-None-Match",),
+                responses={
+                    "200": _task("The task.", replayable=False),
+                    "304": NOT_MODIFIED,
+                },
+                errors=(404,),
+            ),
+            "put": _api_operation(
+                "updateTask",
+                "Update the given fields of a task",
+                description="Omitted fields keep their values; an empty object is a 422; "
+                "values equal to the current ones leave the task (and its version) unchanged.",
+                parameters=task_write,
+                requestBody=_body("TaskUpdate"),
+                responses={"200": _task("The updated task.")},
+                errors=(*BODY_ERRORS, 404, 409, 412),
+            ),
+            "patch": _api_operation(
+                "patchTask",
+                "Merge-patch a task",
+                description="Same as PUT (JSON merge patch: `null` clears a nullable field); "
+                "also accepts `application/merge-patch+json`.",
+                parameters=task_write,
+                requestBody=_body("TaskUpdate", merge_patch=True),
+                responses={"200": _task("The updated task.")},
+                errors=(*BODY_ERRORS, 404, 409, 412),
+            ),
+            "delete": _api_operation(
+                "deleteTask",
+                "Delete a task",
+                parameters=task_write,
+                responses={"200": _task("The deleted task.")},
+                errors=(404, 409, 412),
+            ),
+        },
+        COMPLETION: {
+            "parameters": ["user_id", "task_id"],
+            "patch": _api_operation(
+                "completeTask",
+                "Toggle or set a task's completed flag",
+                description='No body toggles `completed`; `{"completed": bool}` sets it '
+                "(idempotent).",
+                parameters=task_write,
+                requestBody=_body("Completion", required=False),
+                responses={"200": _task("The task.")},
+                errors=(*BODY_ERRORS, 404, 409, 412),
+            ),
+        },
+        STATS: {
+            "parameters": ["user_id"],
+            "get": _api_operation(
+                "getStats",
+                "Count the user's tasks",
+                tag="stats",
+                responses={"200": _ok("The counts.", "Stats")},
+            ),
+        },
+    }
+
+
+def _operational_paths() -> dict[str, dict[str, Any]]:
+    def health(operation_id: str, summary: str) -> dict[str, Any]:
+        return {
+            "operationId": operation_id,
+            "summary": summary,
+            "description": "Checks within 1 s that the database answers and its schema is current.",
+            "tags": ["operations"],
+            "responses": {
+                "200": _ok("Healthy.", "Health"),
+                "503": _ok("Unhealthy.", "Health", **{"Retry-After": "Retry-After"}),
+            },
+        }
+
+    def simple(operation_id: str, summary: str, tag: str, ok: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "operationId": operation_id,
+            "summary": summary,
+            "tags": [tag],
+            "responses": {"200": ok},
+        }
+
+    text = {"type": "string"}
+    return {
+        "/health": {"get": health("getHealth", "Check the database and its schema")},
+        "/readyz": {"get": health("getReadiness", "Check readiness (same as /health)")},
+        "/livez": {
+            "get": simple(
+                "getLiveness",
+                "Check the process is up (no database)",
+                "operations",
+                _ok("Alive.", "Liveness"),
+            )
+        },
+        "/metrics": {
+            "get": simple(
+                "getMetrics",
+                "Read Prometheus metrics",
+                "operations",
+                _ok(
+                    "Request counts and latencies by route and status, pool state.",
+                    text,
+                    media_type="text/plain",
+                ),
+            )
+        },
+        "/openapi.json": {
+            "get": simple(
+                "getOpenApi",
+                "Read this OpenAPI document",
+                "docs",
+                _ok("OpenAPI 3.1 document.", {"type": "object"}),
+            )
+        },
+        "/docs": {
+            "get": simple(
+                "getDocs",
+                "Browse the interactive API page",
+                "docs",
+                _ok("HTML page over /openapi.json.", text, media_type="text/html"),
+            )
+        },
+    }
+
+
+def build_spec() -> APISpec:
+    """Build the apispec object of the whole contract."""
+    spec = APISpec(
+        title="Tasks service",
+        version=API_VERSION,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[MarshmallowPlugin()],
+        info={"description": DESCRIPTION},
+        tags=[
+            {"name": "tasks", "description": "A user's tasks."},
+            {"name": "stats", "description": "Counts over a user's tasks."},
+            {"name": "operations", "description": "Health, readiness, liveness, metrics."},
+            {"name": "docs", "description": "This document and the page over it."},
+        ],
+    )
+    for name, schema in SCHEMAS.items():
+        spec.components.schema(name, schema=schema)
+    spec.components.schema("TaskCreate", schema=out.TaskInput)
+    spec.components.schema("TaskUpdate", schema=out.TaskInput(partial=True))
+    for name, header in HEADERS.items():
+        spec.components.header(name, header)
+    for name, (location, parameter) in PARAMETERS.items():
+        spec.components.parameter(name, location, parameter)
+    for status, response in PROBLEMS.items():
+        spec.components.response(str(status), response)
+    spec.components.security_scheme(
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "Only when the deployment configures JWT; `sub` must be the "
+            "`user_id` of the path.",
+        },
+    )
+    for path, item in {**_api_paths(), **_operational_paths()}.items():
+        # Path parameters go on each operation: Swagger UI leaves path-level $refs unresolved.
+        path_parameters = item.pop("parameters", [])
+        for operation in item.values():
+            operation["parameters"] = [*path_parameters, *operation.get("parameters", [])]
+        spec.path(path=path, operations=item)
+    return spec
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """Return the OpenAPI document as a dict (built once per process; do not mutate)."""
+    return build_spec().to_dict()
+
+
+@functools.cache
+def openapi_json() -> bytes:
+    """Return the OpenAPI document serialized as JSON."""
+    return dumps(openapi_document())

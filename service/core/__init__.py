@@ -1,0 +1,1 @@
+"""Cross-cutting foundations every layer may use: configuration, structured logs, metrics."""

@@ -1,0 +1,1 @@
+"""The data layer: the SQL catalogue, the pool, deadlines, the breaker and the DAOs."""

@@ -1,0 +1,1 @@
+"""The process: assembly, gunicorn workers and logs, the dev database and migrations."""
