@@ -1,7 +1,7 @@
 """The package layout: imports inside service/ run one way (docs/architecture.md).
 
-core <- data <- api <- server, and jobs (background work) beside api: it may use data and
-core, never the HTTP edge. A module may import its own package freely.
+core <- domain <- data <- api <- server, and jobs (background work) beside api: it may use
+data, domain and core, never the HTTP edge. A module may import its own package freely.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ SERVICE = Path(__file__).resolve().parents[1] / "service"
 # What each package may import from the others (its own package is always allowed).
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
-    "data": {"core"},
-    "api": {"core", "data"},
-    "jobs": {"core", "data"},
-    "server": {"core", "data", "api", "jobs"},
+    "domain": {"core"},
+    "data": {"core", "domain"},
+    "api": {"core", "domain", "data"},
+    "jobs": {"core", "domain", "data"},
+    "server": {"core", "domain", "data", "api", "jobs"},
     # The entry modules at the top: wsgi.py (gunicorn) and worker.py (the background worker).
-    "": {"core", "data", "api", "jobs", "server"},
+    "": {"core", "domain", "data", "api", "jobs", "server"},
 }
 
 

@@ -1,0 +1,1 @@
+"""Rules of the task model with no I/O: recurrence, manual positions, all-day dates and zones."""
