@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test migrate rollback status devdb devdb-stop lint fmt clean
+.PHONY: run stop test migrate rollback status devdb devdb-stop lint fmt clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ devdb: $(BIN)/.installed
 
 devdb-stop: $(BIN)/.installed
 	@$(BIN)/python -m service.server.devdb stop
+
+# Stop what `make run` left running: the embedded PostgreSQL (gunicorn stops with Ctrl-C).
+stop: devdb-stop
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

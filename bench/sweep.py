@@ -10,8 +10,9 @@ connections, and record per workload: req/s, p99, errors, and the CPU the server
 swing with whatever else runs on the machine; CPU per request mostly does not, so it is the
 figure to compare settings by. Also records each worker's peak RSS (VmHWM).
 
-env: PORT (8151), KIT (../shared/perf), WORKLOADS (get,mixed), DURATION (5), CONNS (64),
-     ROUNDS (1), SEED_USERS/SEED_TASKS (40/25). Loopback only; the database must be migrated.
+env: KIT (required: the perf kit's folder), PORT (8151), WORKLOADS (get,mixed), DURATION (5),
+     CONNS (64), ROUNDS (1), SEED_USERS/SEED_TASKS (40/25).
+     Loopback only; the database must be migrated.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-KIT = Path(os.environ.get("KIT", ROOT.parent / "shared" / "perf"))
+KIT = Path(os.environ.get("KIT", ""))
 PORT = int(os.environ.get("PORT", "8151"))
 BASE = f"http://127.0.0.1:{PORT}"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -138,6 +139,8 @@ def seed(work: Path) -> str:
 
 def main() -> None:
     """Run every setting, print a table, append JSON lines to OUTFILE."""
+    if not (KIT / "run.sh").is_file():
+        sys.exit("KIT must name the perf kit's folder (the one holding run.sh and lua/)")
     outfile, settings = sys.argv[1], sys.argv[2:]
     database_url = os.environ["DATABASE_URL"]
     workloads = os.environ.get("WORKLOADS", "get,mixed").split(",")

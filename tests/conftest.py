@@ -35,7 +35,7 @@ from tests.faultkit import PgBouncer
 # transaction pooling mode (started here); fixtures' own connections stay direct.
 VIA_PGBOUNCER = os.environ.get("TEST_VIA_PGBOUNCER", "").lower() in {"1", "true", "yes"}
 _pgbouncer: PgBouncer | None = None
-# What an operator sets on the role or database behind PgBouncer (README, "Behind PgBouncer"):
+# What an operator sets on the role or database behind PgBouncer (docs/operations.md):
 # the service's session SET cannot follow a client through transaction pooling.
 PGBOUNCER_STATEMENT_TIMEOUT_MS = 2000
 

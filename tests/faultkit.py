@@ -70,7 +70,7 @@ def _ports(variable: str, default: range) -> range:
     return range(int(first), int(last) + 1) if sep else default
 
 
-# Port ranges reserved for these tests (see the README's "Failure handling"). They lie below
+# Port ranges reserved for these tests (see docs/failure-handling.md). They lie below
 # Linux's ephemeral range (32768-60999): a stopped server's port inside it can be picked by
 # any outgoing connection meanwhile, whose TIME_WAIT then keeps the restart from binding.
 HTTP_PORTS = _ports("TEST_HTTP_PORTS", range(8140, 8150))

@@ -107,7 +107,7 @@ def short_timeout_database(scratch) -> str:
 
     Directly, the service sets statement_timeout per connection (PG_STATEMENT_TIMEOUT_MS);
     behind PgBouncer that SET cannot follow a client, so the database carries the setting,
-    as the README tells operators to do.
+    as docs/operations.md tells operators to do.
     """
     url = scratch.create()
     migrate.apply(url)

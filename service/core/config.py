@@ -67,7 +67,7 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 @dataclass(frozen=True)
 class Config:
-    """Every setting of the service; see the README's configuration table."""
+    """Every setting of the service; see the configuration table in docs/operations.md."""
 
     database_url: str
     pool_min_size: int = 2

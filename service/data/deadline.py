@@ -10,7 +10,7 @@ replaces the connection.
 
 A thread per pool rather than a `threading.Timer` per use: registering is a dict insert
 under a lock (well under a microsecond) where a Timer starts a thread for every request
-(see the README's "Failure handling" figures). The thread sleeps until the earliest
+(see docs/failure-handling.md). The thread sleeps until the earliest
 deadline and is idle when nothing is checked out.
 """
 

@@ -150,7 +150,7 @@ def create_pool(config: Config, queries: Queries) -> ConnectionPool:
 def _session_settings(config: Config, queries: Queries):
     # Behind a transaction-pooling proxy (PgBouncer) a session SET lands on whichever server
     # connection runs it and stays there for other clients, while ours move on: so there
-    # the timeout is the role's or database's setting instead (README, "Behind PgBouncer").
+    # the timeout is the role's or database's setting instead (docs/operations.md).
     # The server, not the client, must cut a runaway statement: only the server can cancel
     # it and release its locks; a client-side cut through a proxy leaves it running.
     if config.transaction_pooling:

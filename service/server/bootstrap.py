@@ -98,14 +98,14 @@ def check_schema(config: Config, queries: Queries | None = None) -> None:
 
 
 def _warn_without_durable_commits(conn: psycopg.Connection, queries: Queries) -> None:
-    # An operator may trade durability for write throughput (README, "Performance"); the
+    # An operator may trade durability for write throughput (docs/performance.md); the
     # service says so at every start, so that the trade is never a surprise.
     row = conn.execute(queries["session_show_synchronous_commit"]).fetchone()
     if row is not None and row["synchronous_commit"] == "off":
         logger.warning(
             "synchronous_commit is off for this role or database: writes are answered before "
             "they are flushed, and a database crash can lose the last moments of answered "
-            "writes (see README, Performance)"
+            "writes (see docs/performance.md)"
         )
 
 
@@ -117,5 +117,5 @@ def _warn_without_server_statement_timeout(conn: psycopg.Connection, queries: Qu
     if row is not None and row["milliseconds"] == 0:
         logger.warning(
             "PG_TRANSACTION_POOLING is on but the server sets no statement_timeout for this "
-            "role or database; run ALTER ROLE ... SET statement_timeout (see README)"
+            "role or database; run ALTER ROLE ... SET statement_timeout (see docs/operations.md)"
         )

@@ -103,7 +103,7 @@ class SyncWorker(sync.SyncWorker):
 
 
 # What gunicorn's own error answers say instead of its message, which quotes the offending
-# request line or header: a problem body echoes no client input (README, "Security").
+# request line or header: a problem body echoes no client input (docs/security.md).
 _DETAILS = {
     400: "The request is not valid HTTP/1.1.",
     403: "The request was refused.",
