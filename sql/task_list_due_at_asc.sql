@@ -13,7 +13,7 @@ SELECT id::text AS id, user_id, title, description, completed,
        tags, "order", version,
        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
        to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at,
-       due_at AS sort_key
+       coalesce(due_at, due_date_start) AS sort_key
 FROM tasks
 WHERE user_id = %(user_id)s
   AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
@@ -25,7 +25,7 @@ WHERE user_id = %(user_id)s
        OR ((title || ' ' || coalesce(description, '')) ILIKE %(q_lead)s::text
            AND (title || ' ' || coalesce(description, '')) ILIKE ALL (%(q_rest)s::text[])))
   AND (%(after_id)s::uuid IS NULL
-       OR (coalesce(due_at, 'infinity'::timestamptz), id) > (coalesce(%(after_key)s::timestamptz, 'infinity'::timestamptz), %(after_id)s::uuid))
+       OR (coalesce(due_at, due_date_start, 'infinity'::timestamptz), id) > (coalesce(%(after_key)s::timestamptz, 'infinity'::timestamptz), %(after_id)s::uuid))
 -- tasks.: a bare name in ORDER BY would mean the text output column, not the indexed one.
-ORDER BY coalesce(due_at, 'infinity'::timestamptz), tasks.id
+ORDER BY coalesce(due_at, due_date_start, 'infinity'::timestamptz), tasks.id
 LIMIT %(limit)s
