@@ -17,11 +17,13 @@ from service.api.resources.docs import DOCS_STATIC, SWAGGER_UI_DIR, ApiDocs, Ope
 from service.api.resources.health import Health, Liveness
 from service.api.resources.stats import TaskStats
 from service.api.resources.tasks import TaskCollection, TaskCompletion, TaskItem
+from service.api.resources.webhooks import WebhookCollection, WebhookDeliveries, WebhookItem
 from service.core.config import MAX_BODY_BYTES, Config
 from service.core.metrics import MetricsResource, PoolMetrics, RequestMetrics
 from service.data.deadline import RequestDeadline
 from service.data.health import DatabaseHealth
 from service.data.tasks import PreconditionFailed, TaskStore
+from service.data.webhooks import WebhookStore
 
 
 def create_app(
@@ -30,6 +32,7 @@ def create_app(
     health: DatabaseHealth,
     idempotency: IdempotencyKeys | None = None,
     pool_metrics: PoolMetrics | None = None,
+    webhooks: WebhookStore | None = None,
 ) -> falcon.App:
     """Build the WSGI app around its collaborators; no I/O happens here.
 
@@ -66,6 +69,13 @@ def create_app(
     app.add_route("/api/{user_id}/tasks/{task_id}", TaskItem(store))
     app.add_route("/api/{user_id}/tasks/{task_id}/complete", TaskCompletion(store))
     app.add_route("/api/{user_id}/stats", TaskStats(store.listing))
+    if webhooks is not None:
+        insecure = config.webhook_allow_insecure
+        app.add_route("/api/{user_id}/webhooks", WebhookCollection(webhooks, insecure))
+        app.add_route("/api/{user_id}/webhooks/{webhook_id}", WebhookItem(webhooks, insecure))
+        app.add_route(
+            "/api/{user_id}/webhooks/{webhook_id}/deliveries", WebhookDeliveries(webhooks)
+        )
 
     health_resource = Health(health, config.retry_after_seconds)
     app.add_route("/health", health_resource)

@@ -94,6 +94,12 @@ class Config:
     jwt_leeway_seconds: int = 0
     # Kept out of repr, so a logged Config never shows it.
     cursor_secret: str | None = field(default=None, repr=False)
+    # Webhooks to plain http and to loopback or private addresses: development and tests only.
+    webhook_allow_insecure: bool = False
+    # The background worker (service/worker.py): deliveries sent at once, and how often it
+    # looks for work when the last look found none.
+    worker_concurrency: int = 8
+    worker_poll_seconds: float = 1.0
 
     @property
     def jwt_enabled(self) -> bool:
@@ -152,6 +158,9 @@ class Config:
             retry_after_seconds=_int(env, "RETRY_AFTER_SECONDS", 1, minimum=1),
             **_jwt_settings(env),
             cursor_secret=cursor_secret,
+            webhook_allow_insecure=_bool(env, "WEBHOOK_ALLOW_INSECURE", False),
+            worker_concurrency=_int(env, "WORKER_CONCURRENCY", 8, minimum=1),
+            worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 1.0),
         )
 
 

@@ -1,4 +1,10 @@
-"""The SQL catalogue: every statement lives in sql/<name>.sql and is loaded once by name."""
+"""The SQL catalogue: every statement lives in sql/<name>.sql and is loaded once by name.
+
+Request-path statements sit at the top of sql/; the background worker's cross-user
+statements sit in sql/jobs/ and load as "jobs/<name>", so that a job's statement is never
+mistaken for one that serves a request (tests/test_sql_user_scope.py holds each folder to
+its own rule).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from service.core.config import SQL_DIR
+
+# Subfolders of sql/ whose statements load as "<folder>/<name>".
+SUBFOLDERS = ("jobs",)
 
 
 class QueryNotFound(LookupError):
@@ -20,13 +29,15 @@ class Queries(Mapping[str, str]):
 
     @classmethod
     def load(cls, directory: Path = SQL_DIR) -> Queries:
-        """Read every *.sql file of `directory`."""
-        return cls(
-            {
-                path.stem: path.read_text(encoding="utf-8").strip()
-                for path in sorted(directory.glob("*.sql"))
-            }
-        )
+        """Read every *.sql file of `directory`, and of its subfolders in SUBFOLDERS."""
+        statements = {
+            path.stem: path.read_text(encoding="utf-8").strip()
+            for path in sorted(directory.glob("*.sql"))
+        }
+        for folder in SUBFOLDERS:
+            for path in sorted((directory / folder).glob("*.sql")):
+                statements[f"{folder}/{path.stem}"] = path.read_text(encoding="utf-8").strip()
+        return cls(statements)
 
     def __getitem__(self, name: str) -> str:
         try:

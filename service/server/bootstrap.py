@@ -19,6 +19,7 @@ from service.data.health import DatabaseHealth, expected_migrations, read_schema
 from service.data.pool import create_pool, libpq_url
 from service.data.queries import Queries
 from service.data.tasks import TaskStore
+from service.data.webhooks import WebhookStore
 
 logger = logging.getLogger("service.server.bootstrap")
 
@@ -63,11 +64,12 @@ def build(config: Config | None = None) -> Runtime:
     health = DatabaseHealth(pool, queries, expected_migrations())
     idempotency = IdempotencyKeys(pool, IdempotencyStore(queries))
     pool_metrics = PoolMetrics(pool)
+    webhooks = WebhookStore(pool, queries)
     return Runtime(
         config=config,
         queries=queries,
         pool=pool,
-        app=create_app(config, store, health, idempotency, pool_metrics),
+        app=create_app(config, store, health, idempotency, pool_metrics, webhooks),
         pool_metrics=pool_metrics,
     )
 
@@ -95,6 +97,16 @@ def check_schema(config: Config, queries: Queries | None = None) -> None:
             + " (run `make migrate` or `yoyo apply`)"
         )
     logger.info("schema is current at %s", state.latest)
+    warn_insecure_webhooks(config)
+
+
+def warn_insecure_webhooks(config: Config) -> None:
+    """Log a warning while WEBHOOK_ALLOW_INSECURE is on (the web service and the worker)."""
+    if config.webhook_allow_insecure:
+        logger.warning(
+            "WEBHOOK_ALLOW_INSECURE is on: webhooks may target plain http and loopback, "
+            "private or metadata addresses; for development and tests only"
+        )
 
 
 def _warn_without_durable_commits(conn: psycopg.Connection, queries: Queries) -> None:

@@ -1,0 +1,36 @@
+"""The outbox: events recorded in the transaction of the change they describe.
+
+A webhook delivery is only as reliable as its event's record: written in the same
+transaction as the change, a rolled-back change leaves no event, and a committed one
+leaves one that the worker delivers even if the process that wrote it dies the next
+instant. Nothing is written for a user without an enabled webhook subscribed to the type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from service.data import unit_of_work
+from service.data.queries import Queries
+
+
+class Outbox:
+    """Record events of a user (see the module docstring)."""
+
+    def __init__(self, pool: ConnectionPool, queries: Queries) -> None:
+        self._pool = pool
+        self._insert = queries["event_insert"]
+
+    def emit(self, user_id: str, type: str, data: dict[str, Any]) -> str | None:
+        """Record the event in the bound transaction (or alone); return its id, if written.
+
+        Call it inside the transaction of the change (`unit_of_work.bind`), so that both
+        commit or neither does.
+        """
+        params = {"user_id": user_id, "type": type, "data": Jsonb(data)}
+        with unit_of_work.connection(self._pool) as conn:
+            row = conn.execute(self._insert, params).fetchone()
+        return None if row is None else row["event_id"]

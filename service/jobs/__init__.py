@@ -1,0 +1,1 @@
+"""Background jobs of the worker process (service/worker.py), one job per module."""

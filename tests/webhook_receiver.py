@@ -1,0 +1,100 @@
+"""A real HTTP receiver on 127.0.0.1 for webhook tests: records each request, answers as told."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    """One request the receiver got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    """What a receiver got, and the status codes it answers with (the last one repeats)."""
+
+    port: int
+    statuses: list[int] = field(default_factory=lambda: [200])
+    delay: float = 0.0
+    requests: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
+        """Wait until `count` requests arrived; return them all."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.requests) >= count:
+                    return list(self.requests)
+            time.sleep(0.02)
+        with self.lock:
+            raise AssertionError(f"got {len(self.requests)} requests, expected {count}")
+
+
+@contextmanager
+def receiver(statuses: list[int] | None = None, delay: float = 0.0) -> Iterator[Receiver]:
+    """Run a receiver on a free loopback port in a thread for the block."""
+    state: Receiver | None = None
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            assert state is not None
+            length = int(self.headers.get("content-length", "0"))
+            body = self.rfile.read(length)
+            with state.lock:
+                state.requests.append(
+                    Received(
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        time.monotonic(),
+                    )
+                )
+                index = len(state.requests) - 1
+                status = state.statuses[min(index, len(state.statuses) - 1)]
+            if state.delay:
+                time.sleep(state.delay)
+            self.send_response(status)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state = Receiver(server.server_address[1], list(statuses or [200]), delay)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> object:
+    """Poll `condition` until it is truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or condition}")
