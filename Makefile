@@ -13,11 +13,23 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# Serve on gunicorn; with DATABASE_URL unset, on the embedded PostgreSQL (shared by every `make run`).
+# Serve on gunicorn with the background worker beside it (webhooks, purges); with DATABASE_URL
+# unset, on the embedded PostgreSQL (shared by every `make run`). Ctrl-C (or SIGTERM to make)
+# stops both; when gunicorn exits, the worker is stopped too. Both write their metrics to one
+# directory, so /metrics shows the worker's as well (gunicorn removes it at exit).
 run: $(BIN)/.installed
-	@DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.server.devdb)}" && export DATABASE_URL && \
-	$(BIN)/python -m service.server.migrate apply && \
-	exec $(BIN)/gunicorn -c gunicorn.conf.py service.wsgi:app
+	@set -e; \
+	DATABASE_URL="$${DATABASE_URL:-$$($(BIN)/python -m service.server.devdb)}"; export DATABASE_URL; \
+	$(BIN)/python -m service.server.migrate apply; \
+	PROMETHEUS_MULTIPROC_DIR="$$(mktemp -d -t tasks-metrics-XXXXXX)"; \
+	TASKS_OWN_METRICS_DIR="$$PROMETHEUS_MULTIPROC_DIR"; \
+	export PROMETHEUS_MULTIPROC_DIR TASKS_OWN_METRICS_DIR; \
+	set +e; \
+	$(BIN)/python -m service.worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	$(BIN)/gunicorn -c gunicorn.conf.py service.wsgi:app & gunicorn=$$!; \
+	trap 'kill -TERM $$gunicorn $$worker 2>/dev/null' INT TERM; \
+	wait $$gunicorn; status=$$?; wait $$gunicorn 2>/dev/null; exit $$status
 
 # The whole test suite against the embedded PostgreSQL, or TEST_DATABASE_URL when set.
 test: $(BIN)/.installed

@@ -52,7 +52,7 @@ def receiver(statuses: list[int] | None = None, delay: float = 0.0) -> Iterator[
     state: Receiver | None = None
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             assert state is not None
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)

@@ -442,6 +442,9 @@ def _operational_paths() -> dict[str, dict[str, Any]]:
 
 def build_spec() -> APISpec:
     """Build the apispec object of the whole contract."""
+    # Imported here: that module builds on this one's helpers.
+    from service.api import openapi_webhooks as hooks
+
     spec = APISpec(
         title="Tasks service",
         version=API_VERSION,
@@ -453,15 +456,16 @@ def build_spec() -> APISpec:
             {"name": "stats", "description": "Counts over a user's tasks."},
             {"name": "operations", "description": "Health, readiness, liveness, metrics."},
             {"name": "docs", "description": "This document and the page over it."},
+            hooks.TAG,
         ],
     )
-    for name, schema in SCHEMAS.items():
+    for name, schema in {**SCHEMAS, **hooks.SCHEMAS}.items():
         spec.components.schema(name, schema=schema)
     spec.components.schema("TaskCreate", schema=out.TaskInput)
     spec.components.schema("TaskUpdate", schema=out.TaskInput(partial=True))
     for name, header in HEADERS.items():
         spec.components.header(name, header)
-    for name, (location, parameter) in PARAMETERS.items():
+    for name, (location, parameter) in {**PARAMETERS, **hooks.PARAMETERS}.items():
         spec.components.parameter(name, location, parameter)
     for status, response in PROBLEMS.items():
         spec.components.response(str(status), response)
@@ -475,7 +479,7 @@ def build_spec() -> APISpec:
             "`user_id` of the path.",
         },
     )
-    for path, item in {**_api_paths(), **_operational_paths()}.items():
+    for path, item in {**_api_paths(), **hooks.webhook_paths(), **_operational_paths()}.items():
         # Path parameters go on each operation: Swagger UI leaves path-level $refs unresolved.
         path_parameters = item.pop("parameters", [])
         for operation in item.values():
