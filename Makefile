@@ -50,7 +50,7 @@ devdb: $(BIN)/.installed
 devdb-stop: $(BIN)/.installed
 	@$(BIN)/python -m service.server.devdb stop
 
-# Stop what `make run` left running: the embedded PostgreSQL (gunicorn stops with Ctrl-C).
+# Stop what `make run` left running: the embedded PostgreSQL (gunicorn and the worker stop with Ctrl-C).
 stop: devdb-stop
 
 lint: $(BIN)/.installed

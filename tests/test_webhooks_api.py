@@ -87,9 +87,10 @@ def test_patch_changes_fields_and_the_version(app, user_id):
     assert changed["version"] == 2
     same = app.patch_json(path, {"enabled": False}).json
     assert same["version"] == 2 and same["updated_at"] == changed["updated_at"]
-    assert app.patch_json(path, {"url": "http://x.example"}, status=422).json["errors"][0][
-        "field"
-    ] == "url"
+    assert (
+        app.patch_json(path, {"url": "http://x.example"}, status=422).json["errors"][0]["field"]
+        == "url"
+    )
     assert app.patch_json(path, {}, status=422)
     # What a client read may be sent back as it was.
     echoed = app.patch_json(path, {**same, "enabled": True}).json

@@ -3,7 +3,7 @@
 -- user_id and every foreign key includes it, so all four are distributed by user_id and
 -- co-located with tasks on Citus (docs/scaling.md); the worker claims deliveries one
 -- user at a time (a single-shard statement), see docs/worker.md.
--- depends: 0003.idempotency-keys
+-- depends: 0004.task-model-v2
 
 CREATE TABLE webhooks (
     user_id     text        NOT NULL,
