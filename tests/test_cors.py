@@ -26,7 +26,11 @@ CONTRACT_REQUEST_HEADERS = (
     "Authorization",
     "X-Request-ID",
 )
-SAMPLE_PARAMS = {"user_id": "alice", "task_id": "00000000-0000-4000-8000-000000000000"}
+SAMPLE_PARAMS = {
+    "user_id": "alice",
+    "task_id": "00000000-0000-4000-8000-000000000000",
+    "webhook_id": "00000000-0000-4000-8000-000000000001",
+}
 
 
 def _routes(app) -> list[tuple[str, str]]:
