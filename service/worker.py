@@ -1,5 +1,7 @@
 """The background worker: `python -m service.worker` delivers webhooks and purges old records.
 
+The purges: expired Idempotency-Key records, and outbox events past their retention.
+
 Any number may run at once, beside the web service or on other hosts: every job claims its
 work with FOR UPDATE SKIP LOCKED in short statements (service/jobs/, sql/jobs/), so two
 workers never take the same item. SIGTERM or SIGINT stops it cleanly: it claims nothing
@@ -32,6 +34,7 @@ from service.data.pool import create_pool
 from service.data.queries import Queries
 from service.jobs import metrics
 from service.jobs.deliver_webhooks import DeliverWebhooks
+from service.jobs.purge_events import PurgeEvents
 from service.jobs.purge_idempotency_keys import PurgeIdempotencyKeys
 
 logger = logging.getLogger("service.worker")
@@ -172,6 +175,7 @@ def build(config: Config) -> Worker:
             allow_insecure=config.webhook_allow_insecure,
         ),
         PurgeIdempotencyKeys(pool, queries),
+        PurgeEvents(pool, queries),
     ]
     return Worker(pool, jobs, QueueGauges(pool, queries))
 
