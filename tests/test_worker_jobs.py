@@ -171,4 +171,3 @@ def test_backoff_doubles_up_to_thirty_seconds():
     assert max(waits) <= BACKOFF_MAX * 1.2 and waits[-1] >= BACKOFF_MAX * 0.8
     schedule.succeeded(0, 100.0)
     assert schedule.failures == 0 and schedule.due == pytest.approx(100.05)
-
