@@ -21,7 +21,7 @@ OPERATIONS = sorted(
     if method in HTTP_METHODS
 )
 
-CONTRACT_ERROR_STATUSES = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 500, 503)
+CONTRACT_ERROR_STATUSES = (400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 500, 503)
 LIST_PARAMETERS = (
     "status",
     "priority",
@@ -204,3 +204,23 @@ def test_problem_responses_conform_to_the_document(api):
 def test_operational_responses_conform_to_the_document(app):
     _assert_conforms(app.get("/health").json, "Health")
     _assert_conforms(app.get("/livez").json, "Liveness")
+
+
+def test_every_api_operation_documents_the_rate_limit_headers_and_the_429():
+    api_operations = [(p, m) for p, m in OPERATIONS if p.startswith("/api/")]
+    assert api_operations
+    for path, method in api_operations:
+        responses = DOC["paths"][path][method]["responses"]
+        assert "429" in responses, (path, method)
+        for status, response in responses.items():
+            headers = _resolve(response)["headers"]
+            assert {"RateLimit", "RateLimit-Policy"} <= set(headers), (path, method, status)
+    too_many = DOC["components"]["responses"]["429"]
+    assert "Retry-After" in too_many["headers"]
+    assert too_many["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
+    for path, method in OPERATIONS:
+        if not path.startswith("/api/"):
+            responses = DOC["paths"][path][method]["responses"]
+            assert "429" not in responses
+            for response in responses.values():
+                assert "RateLimit" not in _resolve(response).get("headers", {}), (path, method)

@@ -13,6 +13,7 @@ from service.api.listing import CursorCodec
 from service.api.media import media_handlers
 from service.api.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
 from service.api.openapi import openapi_json
+from service.api.ratelimit import rate_limits
 from service.api.resources.docs import DOCS_STATIC, SWAGGER_UI_DIR, ApiDocs, OpenApiDocument
 from service.api.resources.health import Health, Liveness
 from service.api.resources.stats import TaskStats
@@ -51,7 +52,13 @@ def create_app(
     if auth is not None:
         # Before the path and body checks: an anonymous caller learns nothing from a 422.
         middleware.append(auth)
-    middleware += [PathParams(), RequestBody()]
+    middleware.append(PathParams())
+    limiter = rate_limits(config)
+    if limiter is not None:
+        # After authentication and the path checks (only a request that passed them is
+        # charged to a user), before the body is read (a refused request costs little).
+        middleware.append(limiter)
+    middleware.append(RequestBody())
     if idempotency is not None:
         # Last: only a request that passed every check claims its key.
         middleware.append(idempotency)

@@ -24,6 +24,8 @@ EXPOSE_HEADERS = (
     "Idempotent-Replayed",
     "Retry-After",
     "WWW-Authenticate",
+    "RateLimit",
+    "RateLimit-Policy",
 )
 
 

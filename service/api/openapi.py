@@ -49,6 +49,11 @@ Timestamps are RFC 3339; responses give them in UTC with microseconds and `Z`.
 request but a CORS preflight needs `Authorization: Bearer <token>` whose `sub` is the
 `{{user_id}}` of the path.
 
+**Rate limits**: each user has a token bucket (6000 requests a minute unless the deployment
+sets otherwise); requests that fail authentication, or name no user, count against the
+client address. Every `/api/...` answer carries `RateLimit-Policy` and `RateLimit` (IETF
+httpapi ratelimit-headers draft); past the limit the answer is a 429 with `Retry-After`.
+
 **CORS**: allowed origins are configured (`CORS_ALLOW_ORIGINS`, default `*`); every path
 answers the `OPTIONS` preflight for the methods it lists.
 """
@@ -97,6 +102,24 @@ HEADERS: dict[str, dict[str, Any]] = {
     "WWW-Authenticate": {
         "description": "The authentication scheme the service expects.",
         "schema": {"type": "string", "example": "Bearer"},
+    },
+    "RateLimit-Policy": {
+        "description": 'The rate-limit policy: `"default";q=<quota>;w=<window seconds>`, a '
+        "token bucket of `q` requests refilled evenly over `w` seconds.",
+        "schema": {
+            "type": "string",
+            "pattern": '^"default";q=[0-9]+;w=[0-9]+$',
+            "example": '"default";q=6000;w=60',
+        },
+    },
+    "RateLimit": {
+        "description": 'The bucket after this request: `"default";r=<remaining>;t=<seconds '
+        "until full>`.",
+        "schema": {
+            "type": "string",
+            "pattern": '^"default";r=[0-9]+;t=[0-9]+$',
+            "example": '"default";r=5999;t=1',
+        },
     },
     "Allow": {
         "description": "The methods the path supports.",
@@ -184,6 +207,10 @@ PROBLEMS: dict[int, dict[str, Any]] = {
         "Idempotency-Key with a different request.",
         schema="ValidationProblem",
     ),
+    429: _problem(
+        "Past the rate limit; retry after `Retry-After` seconds.",
+        **{"Retry-After": "Retry-After"},
+    ),
     500: _problem("Unexpected; logged with the request id."),
     503: _problem(
         "The database is unreachable, frozen or overloaded; retry after `Retry-After`.",
@@ -198,7 +225,9 @@ NOT_MODIFIED = {
 
 # Authentication is optional (off unless configured): `{}` admits anonymous requests.
 API_SECURITY: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
-API_ERRORS = (401, 403, 422, 500, 503)
+API_ERRORS = (401, 403, 422, 429, 500, 503)
+# On every answer under /api/ (the rate limit applies to all of them, errors included).
+RATE_LIMIT_HEADERS = {"RateLimit-Policy": "RateLimit-Policy", "RateLimit": "RateLimit"}
 BODY_ERRORS = (400, 413, 415)
 
 
@@ -440,6 +469,16 @@ def _operational_paths() -> dict[str, dict[str, Any]]:
     }
 
 
+def _with_rate_limit_headers(operation: dict[str, Any]) -> None:
+    """Add the rate-limit headers to every inline response of an /api/ operation."""
+    responses = operation["responses"]
+    for status, response in responses.items():
+        # A string names a component of PROBLEMS, which carries them already.
+        if isinstance(response, dict):
+            headers = {**response.get("headers", {}), **RATE_LIMIT_HEADERS}
+            responses[status] = {**response, "headers": headers}
+
+
 def build_spec() -> APISpec:
     """Build the apispec object of the whole contract."""
     # Imported here: that module builds on this one's helpers.
@@ -468,6 +507,8 @@ def build_spec() -> APISpec:
     for name, (location, parameter) in {**PARAMETERS, **hooks.PARAMETERS}.items():
         spec.components.parameter(name, location, parameter)
     for status, response in PROBLEMS.items():
+        # Problems are answered only under /api/, so each carries the rate-limit headers.
+        response = {**response, "headers": {**response["headers"], **RATE_LIMIT_HEADERS}}
         spec.components.response(str(status), response)
     spec.components.security_scheme(
         "bearerAuth",
@@ -484,6 +525,8 @@ def build_spec() -> APISpec:
         path_parameters = item.pop("parameters", [])
         for operation in item.values():
             operation["parameters"] = [*path_parameters, *operation.get("parameters", [])]
+            if path.startswith("/api/"):
+                _with_rate_limit_headers(operation)
         spec.path(path=path, operations=item)
     return spec
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,35 @@ MIN_RSA_KEY_BITS = 2048
 
 class ConfigError(ValueError):
     """A setting is missing or malformed."""
+
+
+# RATE_LIMIT's units, in seconds; "120/minute" and "120/minutes" both read.
+RATE_LIMIT_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86_400}
+DEFAULT_RATE_LIMIT = "6000/minute"
+_RATE_LIMIT = re.compile(r"\s*(\d{1,9})\s*/\s*([a-z]+?)s?\s*")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: `quota` requests, refilled evenly over `window_seconds`."""
+
+    quota: int
+    window_seconds: int
+
+    @classmethod
+    def parse(cls, raw: str) -> RateLimit | None:
+        """Read `<count>/<second|minute|hour|day>`; "0" (or "off") means no limit (None)."""
+        text = raw.strip().lower()
+        if text in {"0", "off"}:
+            return None
+        match = _RATE_LIMIT.fullmatch(text)
+        unit = RATE_LIMIT_UNITS.get(match.group(2)) if match else None
+        if match is None or unit is None or int(match.group(1)) == 0:
+            raise ConfigError(
+                "RATE_LIMIT must be <count>/<second|minute|hour|day> (e.g. 120/minute) "
+                f"or 0 to turn it off, got {raw!r}"
+            )
+        return cls(quota=int(match.group(1)), window_seconds=unit)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
@@ -100,6 +130,13 @@ class Config:
     # looks for work when the last look found none.
     worker_concurrency: int = 8
     worker_poll_seconds: float = 1.0
+    # None: no rate limiting (RATE_LIMIT=0).
+    rate_limit: RateLimit | None = RateLimit(quota=6000, window_seconds=60)
+    # The URL may carry a password: kept out of repr.
+    redis_url: str | None = field(default=None, repr=False)
+    rate_limit_redis_timeout_ms: int = 100
+    rate_limit_redis_retry_ms: int = 1000
+    rate_limit_redis_prefix: str = "tasks:ratelimit:"
 
     @property
     def jwt_enabled(self) -> bool:
@@ -161,6 +198,12 @@ class Config:
             webhook_allow_insecure=_bool(env, "WEBHOOK_ALLOW_INSECURE", False),
             worker_concurrency=_int(env, "WORKER_CONCURRENCY", 8, minimum=1),
             worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 1.0),
+            rate_limit=RateLimit.parse(env.get("RATE_LIMIT", "") or DEFAULT_RATE_LIMIT),
+            redis_url=env.get("REDIS_URL", "").strip() or None,
+            rate_limit_redis_timeout_ms=_int(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 100, minimum=1),
+            rate_limit_redis_retry_ms=_int(env, "RATE_LIMIT_REDIS_RETRY_MS", 1000, minimum=0),
+            rate_limit_redis_prefix=env.get("RATE_LIMIT_REDIS_PREFIX", "").strip()
+            or "tasks:ratelimit:",
         )
 
 

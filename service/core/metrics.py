@@ -1,4 +1,4 @@
-"""Prometheus metrics: HTTP requests by route, pool gauges, database errors; /metrics.
+"""Prometheus metrics: HTTP requests by route, pool gauges, database and Redis errors; /metrics.
 
 Under gunicorn every worker is a process of its own, so the values live in prometheus-client's
 multiprocess mode: each process writes its samples to memory-mapped files in
@@ -71,6 +71,23 @@ DB_ERRORS = Counter(
     registry=REGISTRY,
 )
 
+# Rate limiting with REDIS_URL: each failed or timed-out call to Redis, and each request
+# decided by the process's own buckets instead (while Redis fails: fail open).
+RATE_LIMIT_REDIS_ERRORS = Counter(
+    "tasks_rate_limit_redis_errors",
+    "Calls to Redis for a rate-limit decision that failed: timeout, unavailable or other.",
+    ["kind"],
+    registry=REGISTRY,
+)
+RATE_LIMIT_FALLBACKS = Counter(
+    "tasks_rate_limit_fallback_decisions",
+    "Requests whose rate limit was decided by the process's own buckets because Redis failed.",
+    ["reason"],
+    registry=REGISTRY,
+)
+REDIS_ERROR_KINDS = ("timeout", "unavailable", "other")
+
+
 # Per worker (liveall: one series per live process, labelled pid) and summed over the live
 # workers (livesum). A dead worker's series disappear when gunicorn reports its exit.
 _POOL_STATS = {
@@ -132,6 +149,23 @@ def classify_database_error(error: BaseException) -> str:
 def count_database_error(error: BaseException) -> None:
     """Count one database error that reached a request, by its kind."""
     DB_ERRORS.labels(classify_database_error(error)).inc()
+
+
+def count_rate_limit_redis_error(kind: str) -> None:
+    """Count one failed call to Redis for a rate-limit decision, by kind."""
+    RATE_LIMIT_REDIS_ERRORS.labels(kind).inc()
+
+
+def count_rate_limit_fallback() -> None:
+    """Count one request decided without Redis because Redis failed (fail open)."""
+    RATE_LIMIT_FALLBACKS.labels("redis_unavailable").inc()
+
+
+def declare_rate_limit_metrics() -> None:
+    """Create the rate-limit series at zero, so that alerts see them before the first error."""
+    for kind in REDIS_ERROR_KINDS:
+        RATE_LIMIT_REDIS_ERRORS.labels(kind)
+    RATE_LIMIT_FALLBACKS.labels("redis_unavailable")
 
 
 class RequestMetrics:
