@@ -479,6 +479,6 @@ def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(database_url, user
             for _ in range(5):
                 app.get(f"/api/{user_id}/tasks", status=200)
             elapsed = time.monotonic() - started
-            # One 100 ms timeout, then the breaker: far from a stall (redis-py waits 5 s by default).
+            # One 100 ms timeout, then the breaker: no stall (redis-py waits 5 s by default).
             assert elapsed < 2.0, elapsed
             assert _redis_counters(app)[1] == timeouts + 1
