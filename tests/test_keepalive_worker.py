@@ -20,9 +20,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from gunicorn.config import Config as GunicornConfig
 
 from service.core.config import MAX_BODY_BYTES
 from service.server.keepalive_worker import (
+    BODY_BUFFER_MAX,
+    CHUNKED_BUFFER_MAX,
+    BodyTooLarge,
+    Connection,
     ConnectionShares,
     KeepAliveWorker,
     forget_worker,
@@ -136,6 +141,103 @@ def test_an_exited_worker_is_forgotten(monkeypatch):
     forget_worker(SimpleNamespace(age=0))  # another worker class: nothing to forget
     assert shares.counts[1] == -1
     assert shares.counts[0] == 0
+
+
+# -- a request is parsed once it is whole ---------------------------------------------------
+
+
+def _parsing_worker() -> KeepAliveWorker:
+    worker = KeepAliveWorker.__new__(KeepAliveWorker)
+    worker.cfg = GunicornConfig()
+    return worker
+
+
+def _connection(sock: socket.socket | None = None) -> Connection:
+    return Connection(sock, ("127.0.0.1", 40000), ("127.0.0.1", 8000), tls=False)  # type: ignore[arg-type]
+
+
+def _feed(worker: KeepAliveWorker, conn: Connection, data: bytes, step: int = 1):
+    """Add `data` to the buffer `step` bytes at a time until a request parses.
+
+    Return that request's (request, length, early) and how many steps it took.
+    """
+    for n, start in enumerate(range(0, len(data), step), 1):
+        conn.inbuf += data[start : start + step]
+        parsed = worker.next_request(conn)
+        if parsed is not None:
+            return parsed, n
+    return None, 0
+
+
+def test_a_head_arriving_byte_by_byte_is_parsed_once_whole():
+    worker, conn = _parsing_worker(), _connection()
+    head = b"GET /livez?x=1 HTTP/1.1\r\nHost: tasks\r\nX-A: b\r\n\r\n"
+    (req, length, early), steps = _feed(worker, conn, head)
+    assert steps == len(head)
+    assert (req.method, req.path, length, early) == ("GET", "/livez", len(head), False)
+
+
+def test_a_body_of_known_length_is_waited_for_and_what_follows_is_left():
+    worker, conn = _parsing_worker(), _connection()
+    body = b'{"title": "whole"}'
+    request = (
+        b"POST /api/u/tasks HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+    (req, length, early), steps = _feed(worker, conn, request + b"GET /next HTTP/1.1\r\n", 7)
+    assert steps == -(-len(request) // 7)  # the step that brought its last byte
+    assert (length, early) == (len(request), False)
+    assert req.body.read() == body
+
+
+def test_a_chunked_body_is_waited_for_to_its_last_chunk_and_passed_through():
+    worker, conn = _parsing_worker(), _connection()
+    request = (
+        b"POST /api/u/tasks HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'5\r\n{"tit\r\n8\r\nle": "ch\r\n7\r\nunked"}\r\n0\r\n\r\n'
+    )
+    (req, length, early), steps = _feed(worker, conn, request + b"GET /next HTTP/1.1\r\n", 3)
+    assert steps == -(-len(request) // 3)
+    assert (length, early) == (len(request), False)
+    assert req.body.read() == b'{"title": "chunked"}'
+
+
+def test_a_declared_body_too_large_to_buffer_goes_to_the_app_with_its_head_alone():
+    worker, conn = _parsing_worker(), _connection()
+    head = b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % (BODY_BUFFER_MAX + 1)
+    conn.inbuf += head + b"{"
+    _, length, early = worker.next_request(conn)
+    assert early and length == len(head) + BODY_BUFFER_MAX + 1
+
+
+def test_an_endless_chunked_body_is_refused():
+    worker, conn = _parsing_worker(), _connection()
+    conn.inbuf += b"POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    conn.inbuf += b"1000\r\n" + b"x" * 4096 + b"\r\n"
+    assert worker.next_request(conn) is None
+    while len(conn.inbuf) < CHUNKED_BUFFER_MAX + 10_000:
+        conn.inbuf += b"1000\r\n" + b"x" * 4096 + b"\r\n"
+    with pytest.raises(BodyTooLarge):
+        worker.next_request(conn)
+
+
+def test_a_client_expecting_100_continue_is_invited_once_to_send_its_body():
+    worker = _parsing_worker()
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setblocking(False)
+        conn = _connection(ours)
+        conn.inbuf += (
+            b"POST /x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"
+        )
+        assert worker.next_request(conn) is None
+        conn.inbuf += b"ab"
+        assert worker.next_request(conn) is None
+        theirs.settimeout(1)
+        assert theirs.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        conn.inbuf += b"cd"
+        req, _, _ = worker.next_request(conn)
+        assert req.body.read() == b"abcd"
+        assert not req._expected_100_continue  # the app's gunicorn does not send it again
 
 
 # -- gunicorn as shipped -------------------------------------------------------------------------
@@ -305,6 +407,56 @@ def test_a_client_stalled_mid_request_is_dropped_and_others_are_served(server):
         assert (status, headers["connection"]) == (408, "close")
         assert json.loads(body)["status"] == 408
         assert reader.closed_by_server()
+
+
+def test_a_body_sent_in_pieces_is_served_once_whole_while_others_are_answered(server):
+    user = f"ka-{uuid.uuid4()}"
+    request = _request("POST", f"/api/{user}/tasks", {"title": "in pieces"})
+    with _connect(server) as slow, _connect(server) as other:
+        slow.sendall(request[:-5])
+        other.sendall(_request("GET", "/livez"))
+        assert _Reader(other).response()[0] == 200  # the one worker is not waiting on `slow`
+        time.sleep(0.3)
+        slow.sendall(request[-5:])
+        reader = _Reader(slow)
+        status, headers, _ = reader.response()
+        assert (status, headers["connection"]) == (201, "keep-alive")
+        slow.sendall(_request("GET", f"/api/{user}/tasks"))
+        assert reader.response()[0] == 200
+
+
+def test_a_chunked_body_reaches_the_app_whole_and_the_connection_carries_on(server):
+    user = f"ka-{uuid.uuid4()}"
+    head = (
+        f"POST /api/{user}/tasks HTTP/1.1\r\nHost: tasks\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    with _connect(server) as client:
+        client.sendall(head + b'9\r\n{"title":\r\n')
+        time.sleep(0.3)
+        client.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            client.recv(1)  # no answer before the body is whole
+        client.setblocking(True)
+        client.sendall(b'a\r\n "chunks"}\r\n0\r\n\r\n' + _request("GET", "/livez"))
+        reader = _Reader(client)
+        status, _, body = reader.response()
+        assert status in (201, 400), body  # 400: the app reading chunked bodies as empty
+        assert reader.response()[0] == 200  # the request after it, on the same connection
+
+
+def test_a_client_waiting_for_100_continue_gets_it_then_its_answer(server):
+    user = f"ka-{uuid.uuid4()}"
+    body = json.dumps({"title": "expected"}).encode()
+    head = (
+        f"POST /api/{user}/tasks HTTP/1.1\r\nHost: tasks\r\nExpect: 100-continue\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with _connect(server) as client:
+        client.sendall(head)
+        assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        client.sendall(body)
+        assert _Reader(client).response()[0] == 201
 
 
 @pytest.mark.parametrize(
