@@ -20,12 +20,16 @@ bind = os.environ.get("BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
 #   workers. With PostgreSQL answering in well under a millisecond it served 11-35 % more
 #   requests per second than sync on 13-20 % less CPU each, and 1000 connections with p99
 #   under 0.5 s; writes' p99 is longer (each worker has its own queue of connections).
+#   It never waits on one client: a request runs once it has arrived whole (head within 5 s
+#   of its first byte, body within 10 s of the head, else 408), so slow or stalled clients
+#   cost a connection slot each, not the worker (docs/failure-handling.md).
 # - sync: gunicorn's sync worker (service.server.sync_worker.SyncWorker: without its wait for
 #   the client's FIN), which closes every connection after its request.
 # - gthread (THREADS defaults to 4 then): overlaps requests that wait on PostgreSQL, which
 #   pays off when the database is far away; it costs more CPU per request here.
-# keepalive and sync serve one request at a time per worker, so they belong behind a
-# buffering proxy (as any ingress is), and a database further away wants more workers.
+# keepalive and sync serve one request at a time per worker, and a database further away wants
+# more workers. sync waits on a slow client (keepalive does not): behind a buffering proxy, as
+# any ingress is, either is fine; the proxy also limits connections per client.
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
 worker_class = os.environ.get("WORKER_CLASS", "keepalive")
 # gunicorn itself switches a sync worker with THREADS > 1 to gthread.
@@ -42,13 +46,16 @@ os.environ.setdefault("POOL_MAX_SIZE", str(threads))
 
 # Room for 1000+ simultaneous connections (capped by net.core.somaxconn). A keepalive or
 # gthread worker holds at most WORKER_CONNECTIONS, and closes one idle for KEEPALIVE seconds
-# (0: no keep-alive).
+# (0: no keep-alive). keepalive counts idleness from the last read or answer, never closes a
+# connection whose client's bytes wait unread, and once full closes its longest-idle
+# connections for clients waiting in the listen queue.
 backlog = int(os.environ.get("BACKLOG", "2048"))
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
 keepalive = int(os.environ.get("KEEPALIVE", "5"))
 
-# A worker silent this long is killed and replaced; on SIGTERM, in-flight requests get
-# GRACEFUL_TIMEOUT seconds to finish before the workers are stopped.
+# A worker silent this long is killed and replaced (keepalive reports on every turn of its loop
+# and between requests, so only a request stuck in the app this long gets it killed); on
+# SIGTERM, in-flight requests get GRACEFUL_TIMEOUT seconds to finish before the workers stop.
 timeout = int(os.environ.get("TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
 
