@@ -143,6 +143,33 @@ def test_an_exited_worker_is_forgotten(monkeypatch):
     assert shares.counts[0] == 0
 
 
+def test_a_full_worker_closes_its_longest_idle_connections_for_waiting_clients(monkeypatch):
+    shares = _shares()
+    monkeypatch.setattr("service.server.keepalive_worker.SHARES", shares)
+    worker = _worker(held=0, backlog=2, shares=shares)
+    worker.connections_gauge = SimpleNamespace(set=lambda count: None)
+    pairs = [socket.socketpair() for _ in range(4)]
+    try:
+        conns = []
+        for n, (ours, _) in enumerate(pairs):
+            conn = _connection(ours)
+            conn.deadline = 100.0 + n  # the first has been idle longest
+            worker.connections[ours.fileno()] = conn
+            conns.append(conn)
+        pairs[0][1].sendall(b"GET /")  # its next request has started arriving: not idle
+        conns[1].state = "head"  # a request in progress
+        conns[1].inbuf += b"GET /"
+        assert worker.make_room(1)
+        assert [c.sock.fileno() >= 0 for c in conns] == [True, True, False, True]
+        assert worker.make_room(5)  # only one more is idle
+        assert [c.sock.fileno() >= 0 for c in conns] == [True, True, False, False]
+        assert not worker.make_room(1)
+    finally:
+        for ours, theirs in pairs:
+            ours.close()
+            theirs.close()
+
+
 # -- a request is parsed once it is whole ---------------------------------------------------
 
 
@@ -535,6 +562,33 @@ def test_a_stopping_worker_closes_its_idle_connections_and_exits(database_url, t
             assert srv.process.wait(timeout=30) == 0
             # Not after the keep-alive time (30 s): a stopping worker lingers 2 s at most.
             assert time.monotonic() - started < 15
+    finally:
+        srv.stop()
+
+
+def test_a_worker_past_max_requests_says_close_and_is_replaced(database_url, tmp_path):
+    srv = start_server(tmp_path, DATABASE_URL=database_url, WEB_CONCURRENCY="1", MAX_REQUESTS="20")
+    try:
+        first = wait_for(lambda: _accepting_workers(srv, 1), "the worker to take connections")
+        with _connect(srv) as client:
+            reader = _Reader(client)
+            kept = 0
+            while True:  # (start_server's own requests count too)
+                client.sendall(_request("GET", "/livez"))
+                status, headers, _ = reader.response()
+                assert status == 200
+                if headers["connection"] == "close":
+                    break
+                kept += 1
+                assert kept < 20
+            assert reader.closed_by_server()
+        wait_for(
+            lambda: (pids := _accepting_workers(srv, 1)) and pids != first,
+            "a new worker to replace the one past max_requests",
+        )
+        with _connect(srv) as client:
+            client.sendall(_request("GET", "/livez"))
+            assert _Reader(client).response()[0] == 200
     finally:
         srv.stop()
 
