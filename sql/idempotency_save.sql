@@ -3,6 +3,9 @@
 -- An expired record of the same key is replaced. A live one means another request with the
 -- key committed first (it raced this one between claim and save): then no row is returned
 -- and the caller rolls back.
+-- ON CONFLICT takes no now(): Citus refuses any non-IMMUTABLE function in its SET and WHERE;
+-- excluded.created_at is the new row's default, now(), evaluated once by the INSERT, and
+-- timestamptz - timestamptz is IMMUTABLE where timestamptz - interval is not.
 WITH purged AS (
     DELETE FROM idempotency_keys
     WHERE user_id = %(user_id)s
@@ -22,6 +25,6 @@ SET fingerprint = excluded.fingerprint,
     status      = excluded.status,
     headers     = excluded.headers,
     body        = excluded.body,
-    created_at  = now()
-WHERE k.created_at < now() - interval '24 hours'
+    created_at  = excluded.created_at
+WHERE excluded.created_at - k.created_at > interval '24 hours'
 RETURNING k.key

@@ -2,15 +2,16 @@
 -- if_versions (If-Match): only while the version is one of them; NULL means unconditional.
 -- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
 -- always 6 fractional digits): formatting them here saves building a UUID or datetime
--- object for each value in Python and formatting it again.
+-- object for each value in Python and formatting it again. utc_text, not to_char: Citus
+-- takes only IMMUTABLE functions in a write's RETURNING (migration 0005).
 DELETE FROM tasks
 WHERE user_id = %(user_id)s
   AND id = %(task_id)s
   AND (%(if_versions)s::integer[] IS NULL OR version = ANY (%(if_versions)s::integer[]))
 RETURNING id::text AS id, user_id, title, description, completed,
-          to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS completed_at,
+          utc_text(completed_at) AS completed_at,
           priority,
-          to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS due_at,
+          utc_text(due_at) AS due_at,
           tags, "order", version,
-          to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
-          to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at
+          utc_text(created_at) AS created_at,
+          utc_text(updated_at) AS updated_at

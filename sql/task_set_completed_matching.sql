@@ -1,9 +1,10 @@
 -- Set the completed flag of every task of one user that matches the status filter (NULL: all).
 -- Only tasks whose flag actually changes are written, so the row count is the number changed
--- and version / updated_at move exactly for those; completed_at follows the flag.
+-- and version / updated_at move exactly for those; completed_at follows the flag
+-- (completion_time, not a CASE around now(): Citus refuses that in an UPDATE).
 UPDATE tasks
 SET completed    = %(set_completed)s::boolean,
-    completed_at = CASE WHEN %(set_completed)s::boolean THEN now() END,
+    completed_at = completion_time(%(set_completed)s::boolean, completed_at, now()),
     version      = version + 1,
     updated_at   = now()
 WHERE user_id = %(user_id)s

@@ -3,16 +3,18 @@
 -- Only a real change writes: no row comes back when nothing would change (or no such task),
 -- so version and updated_at move exactly when a value does.
 -- if_versions (If-Match) makes the write conditional on the version in this same statement;
--- NULL means unconditional.
+-- NULL means unconditional. completed_at: completion_time, not a CASE around now() (Citus
+-- refuses a non-IMMUTABLE function inside CASE/COALESCE of an UPDATE).
 -- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
 -- always 6 fractional digits): formatting them here saves building a UUID or datetime
--- object for each value in Python and formatting it again.
+-- object for each value in Python and formatting it again. utc_text, not to_char: Citus
+-- takes only IMMUTABLE functions in a write's RETURNING (migration 0005).
 UPDATE tasks AS t
 SET title        = CASE WHEN p.set_title THEN p.title ELSE t.title END,
     description  = CASE WHEN p.set_description THEN p.description ELSE t.description END,
     completed    = CASE WHEN p.set_completed THEN p.completed ELSE t.completed END,
-    completed_at = CASE WHEN NOT p.set_completed THEN t.completed_at
-                        WHEN p.completed THEN coalesce(t.completed_at, now()) END,
+    completed_at = completion_time(CASE WHEN p.set_completed THEN p.completed ELSE t.completed END,
+                                   t.completed_at, now()),
     priority     = CASE WHEN p.set_priority THEN p.priority ELSE t.priority END,
     due_at       = CASE WHEN p.set_due_at THEN p.due_at ELSE t.due_at END,
     tags         = CASE WHEN p.set_tags THEN p.tags ELSE t.tags END,
@@ -37,9 +39,9 @@ WHERE t.user_id = %(user_id)s
        OR (p.set_tags AND p.tags IS DISTINCT FROM t.tags)
        OR (p.set_order AND p."order" IS DISTINCT FROM t."order"))
 RETURNING t.id::text AS id, t.user_id, t.title, t.description, t.completed,
-          to_char(t.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS completed_at,
+          utc_text(t.completed_at) AS completed_at,
           t.priority,
-          to_char(t.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS due_at,
+          utc_text(t.due_at) AS due_at,
           t.tags, t."order", t.version,
-          to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
-          to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at
+          utc_text(t.created_at) AS created_at,
+          utc_text(t.updated_at) AS updated_at

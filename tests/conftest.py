@@ -27,7 +27,7 @@ from psycopg import sql
 from webtest import TestApp
 
 from service.core.config import PROJECT_ROOT, Config
-from service.server import migrate
+from service.server import distribute, migrate
 from service.server.bootstrap import Runtime, build
 from tests.faultkit import PgBouncer
 
@@ -35,6 +35,9 @@ from tests.faultkit import PgBouncer
 # transaction pooling mode (started here); fixtures' own connections stay direct.
 VIA_PGBOUNCER = os.environ.get("TEST_VIA_PGBOUNCER", "").lower() in {"1", "true", "yes"}
 _pgbouncer: PgBouncer | None = None
+# TEST_CITUS=1: TEST_DATABASE_URL is a Citus coordinator with its workers registered; the
+# session's database is distributed as docs/scaling.md says, after the migrations.
+CITUS = os.environ.get("TEST_CITUS", "").lower() in {"1", "true", "yes"}
 # What an operator sets on the role or database behind PgBouncer (docs/operations.md):
 # the service's session SET cannot follow a client through transaction pooling.
 PGBOUNCER_STATEMENT_TIMEOUT_MS = 2000
@@ -65,20 +68,58 @@ class ScratchDatabases:
         self._created: list[str] = []
 
     def create(self, prefix: str = "tasks_test") -> str:
-        """Create an empty database and return its URL."""
+        """Create an empty database and return its URL.
+
+        On a Citus coordinator (the admin database has citus and worker nodes), the database
+        is created on every node (Citus propagates CREATE DATABASE) and joins the same
+        cluster, so migrations and the distribution step run as an operator runs them.
+        """
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            nodes = citus_nodes(conn)
+            if nodes:
+                conn.execute("SET citus.enable_create_database_propagation = on")
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         self._created.append(name)
-        return with_database(self.admin_url, name)
+        url = with_database(self.admin_url, name)
+        if nodes:
+            join_citus_cluster(url, nodes)
+        return url
 
     def drop_all(self) -> None:
         """Drop every database this object created."""
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            if citus_nodes(conn):
+                conn.execute("SET citus.enable_create_database_propagation = on")
             for name in self._created:
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
+
+
+def citus_nodes(conn: psycopg.Connection) -> list[tuple[str, int, bool]]:
+    """Return the Citus nodes (host, port, is coordinator) the connection's database knows."""
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone() is None:
+        return []
+    rows = conn.execute(
+        "SELECT nodename, nodeport, groupid = 0 FROM pg_dist_node WHERE isactive ORDER BY groupid"
+    ).fetchall()
+    return [(host, port, coordinator) for host, port, coordinator in rows]
+
+
+def join_citus_cluster(url: str, nodes: list[tuple[str, int, bool]]) -> None:
+    """Install citus in the new database on every node and register the nodes in it."""
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    for host, port, _ in nodes:
+        node_url = psycopg.conninfo.make_conninfo(url, host=host, port=port, dbname=name)
+        with psycopg.connect(node_url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for host, port, coordinator in nodes:
+            if coordinator:
+                conn.execute("SELECT citus_set_coordinator_host(%s, %s)", (host, port))
+            else:
+                conn.execute("SELECT citus_add_node(%s, %s)", (host, port))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -146,6 +187,8 @@ def database_url(scratch: ScratchDatabases) -> str:
     """Return the URL of the session's migrated database."""
     url = scratch.create()
     migrate.apply(url)
+    if CITUS:
+        distribute.distribute(url)
     if VIA_PGBOUNCER:
         set_database_statement_timeout(url, PGBOUNCER_STATEMENT_TIMEOUT_MS)
     return url

@@ -380,7 +380,10 @@ def test_sigterm_under_load_drains_in_flight_requests_and_applies_each_write_who
             assert wait_for(lambda: len(traffic.created_titles()) >= 10, 10)
             with db.transaction():
                 # Hold the task's row: these PATCHes are in flight when SIGTERM arrives.
-                db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
+                db.execute(
+                    "SELECT 1 FROM tasks WHERE user_id = %s AND id = %s FOR UPDATE",
+                    (user, task["id"]),
+                )
                 patchers = [threading.Thread(target=patch, args=(n,)) for n in range(3)]
                 for thread in patchers:
                     thread.start()

@@ -52,11 +52,11 @@ class InFlight(threading.Thread):
         self.seconds = time.monotonic() - started
 
 
-def row_locked(db: psycopg.Connection, task_id: str):
+def row_locked(db: psycopg.Connection, user_id: str, task_id: str):
     """Lock the task's row in a transaction of the test's own connection."""
     tx = db.transaction()
     tx.__enter__()
-    db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task_id,))
+    db.execute("SELECT 1 FROM tasks WHERE user_id = %s AND id = %s FOR UPDATE", (user_id, task_id))
     return tx
 
 
@@ -76,7 +76,7 @@ def test_exhausted_pool_answers_503_fast_instead_of_hanging(runtime_with, db, us
     )
     base = f"/api/{user_id}/tasks"
     task = app.post_json(base, {"title": "held"}).json
-    tx = row_locked(db, task["id"])
+    tx = row_locked(db, user_id, task["id"])
     try:
         # The pool's only connection is now stuck behind the lock.
         holder = InFlight(
@@ -130,7 +130,7 @@ def test_runaway_statement_is_cut_by_statement_timeout_and_its_write_never_lands
     base = f"/api/{user_id}/tasks"
     task = app.post_json(base, {"title": "original"}).json
     db = psycopg.connect(database_url, autocommit=True)
-    tx = row_locked(db, task["id"])
+    tx = row_locked(db, user_id, task["id"])
     try:
         started = time.monotonic()
         resp = app.patch_json(f"{base}/{task['id']}", {"title": "late"}, status=503)

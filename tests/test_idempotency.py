@@ -290,7 +290,9 @@ def test_a_repeat_while_the_first_is_running_is_409_then_replays(api, database_u
     path = api.item(task["id"]) + "/complete"
     # Hold the task's row lock so the first request stops inside its write, key claimed.
     blocker = psycopg.connect(database_url)
-    blocker.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
+    blocker.execute(
+        "SELECT 1 FROM tasks WHERE user_id = %s AND id = %s FOR UPDATE", (api.user_id, task["id"])
+    )
     first_client = TestApp(api.app.app, extra_environ=api.app.extra_environ)
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(first_client.patch, path, headers=keyed(k))

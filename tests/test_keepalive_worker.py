@@ -611,7 +611,9 @@ def test_a_stopping_worker_answers_the_connections_still_in_its_listen_queue(
         try:
             with db.transaction():
                 # The worker's only thread waits on this row lock inside a PATCH...
-                db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task,))
+                db.execute(
+                    "SELECT 1 FROM tasks WHERE user_id = %s AND id = %s FOR UPDATE", (user, task)
+                )
                 busy.sendall(_request("PATCH", f"/api/{user}/tasks/{task}", {"title": "x"}))
                 wait_for(
                     lambda: db.execute(
