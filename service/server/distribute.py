@@ -10,7 +10,8 @@ statement (pinned to one user_id) runs on one node; except the tables named in
 LOCAL_TABLES (kept on the coordinator) and REFERENCE_TABLES (copied to every node). Tables
 without user_id (yoyo's own, the service's settings) stay on the coordinator. The service's
 own functions are propagated to every node, since the workers run the statements that call
-them. Running it again distributes only what a later migration added (docs/scaling.md).
+them. Running it again distributes only what a later migration added; `migrate apply` does
+that by itself once tasks is distributed (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -39,6 +40,18 @@ def has_citus(conn: psycopg.Connection) -> bool:
     return conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone() is not None
 
 
+def is_distributed(database_url: str) -> bool:
+    """Tell whether this database runs on Citus with the anchor table already distributed."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        if not has_citus(conn):
+            return False
+        row = conn.execute(
+            "SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass(%s)",
+            (ANCHOR_TABLE,),
+        ).fetchone()
+        return row is not None
+
+
 def user_tables(conn: psycopg.Connection) -> list[str]:
     """Return the tables of schema public with a user_id column, referenced tables first."""
     tables = [
@@ -61,21 +74,24 @@ def user_tables(conn: psycopg.Connection) -> list[str]:
 
 
 def _referenced_first(tables: list[str], references: Iterable[tuple[str, str]]) -> list[str]:
-    # Citus distributes a table only after the tables its foreign keys point to.
+    # Citus distributes a table only after the tables its foreign keys point to; tasks comes
+    # as early as that allows (its own references first), so the group is named after it.
     needs: dict[str, set[str]] = {t: set() for t in tables}
     for table, target in references:
         if table in needs and target in needs:
             needs[table].add(target)
+    early = {ANCHOR_TABLE}
+    while True:
+        more = {target for table in early for target in needs.get(table, ())} - early
+        if not more:
+            break
+        early |= more
     ordered: list[str] = []
     while needs:
-        ready = sorted(t for t, deps in needs.items() if not deps - set(ordered))
-        if ANCHOR_TABLE in ready:
-            ready = [ANCHOR_TABLE]
-        if not ready:  # a cycle: let Citus report it
-            ready = sorted(needs)
-        for table in ready:
-            ordered.append(table)
-            del needs[table]
+        ready = [t for t, deps in needs.items() if not deps - set(ordered)] or list(needs)
+        table = min(ready, key=lambda t: (t not in early, t))
+        ordered.append(table)
+        del needs[table]
     return ordered
 
 
@@ -85,23 +101,24 @@ def plan(conn: psycopg.Connection) -> list[sql.Composed]:
         row[0] for row in conn.execute("SELECT logicalrelid::regclass::text FROM pg_dist_partition")
     }
     statements: list[sql.Composed] = []
+    # The first table distributed makes the co-location group (tasks, unless a table it
+    # references must go first); every other one joins that group.
+    group = ANCHOR_TABLE if ANCHOR_TABLE in placed else None
     for table in user_tables(conn):
         if table in placed or table in LOCAL_TABLES:
             continue
         if table in REFERENCE_TABLES:
-            statements.append(
-                sql.SQL("SELECT create_reference_table({})").format(sql.Literal(table))
-            )
-        elif table == ANCHOR_TABLE:
-            statements.append(
-                sql.SQL("SELECT create_distributed_table({}, 'user_id')").format(sql.Literal(table))
+            create = sql.SQL("SELECT create_reference_table({})").format(sql.Literal(table))
+        elif group is None:
+            group = table
+            create = sql.SQL("SELECT create_distributed_table({}, 'user_id')").format(
+                sql.Literal(table)
             )
         else:
-            statements.append(
-                sql.SQL(
-                    "SELECT create_distributed_table({}, 'user_id', colocate_with => {})"
-                ).format(sql.Literal(table), sql.Literal(ANCHOR_TABLE))
-            )
+            create = sql.SQL(
+                "SELECT create_distributed_table({}, 'user_id', colocate_with => {})"
+            ).format(sql.Literal(table), sql.Literal(group))
+        statements.append(create)
     # The statements call the service's own functions on the workers (utc_text in RETURNING).
     functions = conn.execute(
         "SELECT p.oid::regprocedure::text FROM pg_proc p"

@@ -17,6 +17,7 @@ from pathlib import Path
 from yoyo import get_backend, read_migrations
 
 from service.core.config import MIGRATIONS_DIR, Config
+from service.server import distribute
 
 
 def yoyo_url(database_url: str) -> str:
@@ -30,12 +31,18 @@ def yoyo_url(database_url: str) -> str:
 
 
 def apply(database_url: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply every pending migration under yoyo's lock; return the ids applied."""
+    """Apply every pending migration under yoyo's lock; return the ids applied.
+
+    On a database already distributed with Citus, the tables the migrations added are
+    distributed right after them (docs/scaling.md), so a release stays one step.
+    """
     backend = get_backend(yoyo_url(database_url))
     migrations = read_migrations(str(directory))
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
+    if pending and distribute.is_distributed(database_url):
+        distribute.distribute(database_url)
     return [m.id for m in pending]
 
 
