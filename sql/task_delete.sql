@@ -3,7 +3,7 @@
 -- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
 -- always 6 fractional digits): formatting them here saves building a UUID or datetime
 -- object for each value in Python and formatting it again. utc_text, not to_char: Citus
--- takes only IMMUTABLE functions in a write's RETURNING (migration 0005).
+-- takes only IMMUTABLE functions in a write's RETURNING (migration 0006).
 DELETE FROM tasks
 WHERE user_id = %(user_id)s
   AND id = %(task_id)s

@@ -8,7 +8,7 @@
 -- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
 -- always 6 fractional digits): formatting them here saves building a UUID or datetime
 -- object for each value in Python and formatting it again. utc_text, not to_char: Citus
--- takes only IMMUTABLE functions in a write's RETURNING (migration 0005).
+-- takes only IMMUTABLE functions in a write's RETURNING (migration 0006).
 UPDATE tasks AS t
 SET title        = CASE WHEN p.set_title THEN p.title ELSE t.title END,
     description  = CASE WHEN p.set_description THEN p.description ELSE t.description END,

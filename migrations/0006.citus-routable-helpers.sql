@@ -3,7 +3,7 @@
 -- distributed write, and any non-IMMUTABLE function inside CASE/COALESCE of an UPDATE (it
 -- evaluates now() once on the coordinator and cannot do that lazily). Plain PostgreSQL runs
 -- the same statements.
--- depends: 0004.task-model-v2
+-- depends: 0005.webhooks-outbox
 
 -- A timestamp as the contract's text: RFC 3339 in UTC with always 6 fractional digits.
 -- to_char is STABLE only because some of its patterns (TMMonth, TZ...) read the locale or
