@@ -23,7 +23,7 @@ from service.jobs.deliver_webhooks import DeliverWebhooks
 from service.jobs.guarded_http import AddressRefused, GuardedBackend, guarded_client
 from service.jobs.metrics import REFUSALS
 from tests.conftest import make_config
-from tests.webhook_receiver import receiver, wait_until
+from tests.webhook_receiver import quiet_webhooks, receiver, wait_until  # noqa: F401 - an autouse fixture
 
 
 class RecordingConnector(httpcore.NetworkBackend):

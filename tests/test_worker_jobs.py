@@ -17,6 +17,7 @@ from service.jobs.purge_events import PurgeEvents
 from service.jobs.purge_idempotency_keys import PurgeIdempotencyKeys
 from service.worker import BACKOFF_MAX, Schedule, Worker
 from tests.conftest import make_config
+from tests.webhook_receiver import quiet_webhooks  # noqa: F401 - an autouse fixture
 
 QUERIES = Queries.load()
 
@@ -78,7 +79,7 @@ def test_the_idempotency_purge_skips_a_locked_row_instead_of_waiting(
 def test_the_event_purge_keeps_recent_and_pending_events(pool, db, user_id):
     db.execute(
         "INSERT INTO webhooks (user_id, url, events, secret) VALUES (%s, %s, %s, %s)",
-        (user_id, "https://hooks.example.com/", ["task.created"], "whsec_" + "QUFB" * 11),
+        (user_id, "https://127.0.0.1:9/", ["task.created"], "whsec_" + "QUFB" * 11),
     )
     outbox = Outbox(pool, QUERIES)
     old_done, old_pending, recent = (outbox.emit(user_id, "task.created", {}) for _ in range(3))
@@ -101,6 +102,8 @@ def test_the_event_purge_keeps_recent_and_pending_events(pool, db, user_id):
         "SELECT count(*) AS n FROM webhook_deliveries WHERE event_id = %s", (old_done,)
     ).fetchone()
     assert deliveries["n"] == 0
+    # The pending one must not reach the other modules' delivery jobs.
+    db.execute("UPDATE webhooks SET enabled = false WHERE user_id = %s", (user_id,))
 
 
 def test_retry_delays_follow_the_contract_within_jitter():

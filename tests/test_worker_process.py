@@ -23,7 +23,7 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 from service.core.config import PROJECT_ROOT
 from service.server import migrate
 from tests.faultkit import POSTGRES_PORTS, Cluster, free_port, postgres_bin
-from tests.webhook_receiver import receiver, wait_until
+from tests.webhook_receiver import quiet_webhooks, receiver, wait_until  # noqa: F401 - an autouse fixture
 
 EMIT = (PROJECT_ROOT / "sql" / "event_insert.sql").read_text()
 

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 
 @dataclass
 class Received:
@@ -98,3 +100,20 @@ def wait_until(condition: Callable[[], object], timeout: float = 15.0, what: str
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+@pytest.fixture(autouse=True)
+def quiet_webhooks(database_url: str) -> Iterator[None]:
+    """After each test, disable the loopback webhooks it made (imported by the webhook tests).
+
+    The suite shares one database: a delivery left due by one test would otherwise be sent
+    by another test's worker, to a receiver port that may since belong to someone else.
+    """
+    yield
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE webhooks SET enabled = false "
+            "WHERE enabled AND (url LIKE 'http://127.0.0.1:%%' OR url LIKE 'https://127.0.0.1:%%')"
+        )
