@@ -18,7 +18,7 @@ from service.data.breaker import (
     CircuitBreaker,
     unavailability,
 )
-from service.data.deadline import DeadlineExceeded
+from service.data.deadline import ARRIVED, DeadlineExceeded, DeadlinePassed, within
 from service.server.bootstrap import build
 from tests.conftest import make_config
 
@@ -54,10 +54,12 @@ def test_unanswered_lost_and_answered_failures_are_told_apart():
     assert unavailability(psycopg.InterfaceError("the connection is closed")) == "lost"
     assert unavailability(psycopg.errors.AdminShutdown("terminating connection")) == "lost"
     assert unavailability(psycopg.errors.CannotConnectNow("the database is starting")) == "lost"
-    # The server answered: a statement_timeout, a constraint, a lock wait given up.
-    assert unavailability(psycopg.errors.QueryCanceled("statement timeout")) is None
+    # The server answered, too late: a statement_timeout, a lock wait given up.
+    assert unavailability(psycopg.errors.QueryCanceled("statement timeout")) == "slow"
+    assert unavailability(psycopg.errors.LockNotAvailable("could not obtain lock")) == "slow"
+    # The server answered; or the use never reached it.
     assert unavailability(psycopg.errors.UniqueViolation("duplicate key")) is None
-    assert unavailability(psycopg.errors.LockNotAvailable("could not obtain lock")) is None
+    assert unavailability(DeadlinePassed("shed")) is None
     assert unavailability(BreakerOpen("open")) is None
     assert unavailability(PoolClosed("the pool is closed")) is None
     assert unavailability(ValueError("not a database error")) is None
@@ -110,13 +112,57 @@ def test_a_failed_probe_opens_it_for_another_full_window(breaker, clock):
 
 
 def test_failures_the_server_answered_never_open_it(breaker):
-    for error in (
-        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
-        psycopg.errors.UniqueViolation("duplicate key value"),
-        psycopg.errors.SerializationFailure("could not serialize access"),
-    ):
-        breaker.failed(error)
+    for _ in range(3):
+        for error in (
+            psycopg.errors.UniqueViolation("duplicate key value"),
+            psycopg.errors.SerializationFailure("could not serialize access"),
+            DeadlinePassed("the request's deadline passed before its turn"),
+        ):
+            breaker.failed(error)
     assert breaker.state == CLOSED and breaker.clear
+
+
+TIMED_OUT = psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+
+
+def test_one_statement_timeout_is_forgiven_a_second_within_the_window_opens_it(breaker, clock):
+    breaker.failed(TIMED_OUT)
+    assert breaker.state == CLOSED
+    breaker.succeeded()  # successes in between do not clear the window
+    clock.now += 9.9
+    breaker.failed(psycopg.errors.LockNotAvailable("could not obtain lock"))
+    assert breaker.state == OPEN
+    with pytest.raises(BreakerOpen):
+        breaker.admit()
+
+
+def test_statement_timeouts_further_apart_than_the_window_never_open_it(breaker, clock):
+    for _ in range(5):
+        breaker.failed(TIMED_OUT)
+        assert breaker.state == CLOSED
+        clock.now += 10.1
+
+
+def test_while_the_database_stays_slow_the_first_timeout_after_a_probe_opens_it_again(
+    breaker, clock
+):
+    breaker.failed(TIMED_OUT)
+    breaker.failed(TIMED_OUT)
+    assert breaker.state == OPEN
+    clock.now += 1.5
+    assert breaker.admit() is True
+    breaker.succeeded()  # the probe (SELECT 1) gets its answer: a table lock does not stop it
+    assert breaker.state == CLOSED
+    clock.now += 2
+    breaker.failed(TIMED_OUT)  # one more is enough
+    assert breaker.state == OPEN
+
+
+def test_a_cut_with_a_truncated_budget_counts_as_slow_a_cut_with_a_full_one_opens_it(breaker):
+    breaker.failed(CUT, truncated=True)  # the request had queued: the database may be fine
+    assert breaker.state == CLOSED
+    breaker.failed(CUT)
+    assert breaker.state == OPEN
 
 
 def test_one_lost_connection_is_forgiven_two_in_a_row_open_it(breaker):
@@ -143,6 +189,7 @@ def test_a_zero_window_disables_it(clock):
     for _ in range(5):
         breaker.failed(CUT)
         breaker.failed(LOST)
+        breaker.failed(TIMED_OUT)
     assert breaker.state == CLOSED and breaker.clear
 
 
@@ -208,3 +255,53 @@ def test_after_the_window_a_probe_finds_the_database_and_closes_the_breaker(trip
     assert rt.pool.breaker.state == CLOSED
     assert app.get(f"/api/breaker/tasks/{created['id']}").json["title"] == "after"
     assert app.get("/readyz", status=200).json["status"] == "ok"
+
+
+@pytest.fixture
+def slow_app(database_url):
+    """Return an app with a 1 s request deadline and a breaker that would show any opening."""
+    rt = build(make_config(database_url, DB_DEADLINE_MS="1000", POOL_MAX_SIZE="1"))
+    rt.pool.open(wait=True, timeout=10)
+    try:
+        yield rt, TestApp(rt.app)
+    finally:
+        rt.stop()
+
+
+def test_a_request_that_arrived_past_its_deadline_is_shed_at_once_without_the_database(
+    slow_app,
+):
+    rt, app = slow_app
+    app.post_json("/api/shed/tasks", {"title": "x"}, status=201)
+    arrived = time.monotonic() - 1.5  # the worker read it 1.5 s ago; the deadline is 1 s
+    started = time.monotonic()
+    resp = app.get("/api/shed/tasks", extra_environ={ARRIVED: arrived}, status=503)
+    assert time.monotonic() - started < 0.5
+    assert resp.headers["Retry-After"].isdigit()
+    assert resp.content_type == "application/problem+json"
+    app.post_json(
+        "/api/shed/tasks", {"title": "late"}, extra_environ={ARRIVED: arrived}, status=503
+    )
+    # Not a sign of a database in trouble: the breaker stays closed, others are served.
+    assert rt.pool.breaker.state == CLOSED and rt.pool.breaker.clear
+    titles = [t["title"] for t in app.get("/api/shed/tasks").json]
+    assert titles == ["x"]
+    # A request read just now gets its whole budget.
+    app.get("/api/shed/tasks", extra_environ={ARRIVED: time.monotonic()}, status=200)
+    assert app.get("/livez", extra_environ={ARRIVED: arrived}, status=200)
+
+
+def test_a_request_that_queued_gets_only_what_is_left_of_its_budget(slow_app):
+    rt, _ = slow_app
+    # Arrived 0.7 s ago with a 1 s deadline: the database use is cut 0.3 s from now.
+    arrived = time.monotonic() - 0.7
+    started = time.monotonic()
+    with (
+        pytest.raises(DeadlineExceeded),
+        within(arrived + 1.0 - time.monotonic()),
+        rt.pool.connection() as conn,
+    ):
+        conn.execute("SELECT pg_sleep(3)")
+    assert 0.2 < time.monotonic() - started < 0.9
+    # A cut that short is slow, not unanswered: one does not open the breaker.
+    assert rt.pool.breaker.state == CLOSED

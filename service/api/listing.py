@@ -22,7 +22,7 @@ from uuid import UUID
 import orjson
 
 from service.api.errors import RequestValidationError
-from service.api.schemas import INT32_MAX, INT32_MIN, PRIORITIES
+from service.api.schemas import INT32_MAX, INT32_MIN, PRIORITIES, search_terms
 from service.core.config import Config
 from service.data.listing import NULLABLE_KEYS, Filters, PageRequest, Position, Sort
 
@@ -40,7 +40,7 @@ def filters_from_query(query: Mapping[str, Any]) -> Filters:
         completed=STATUS_COMPLETED[query.get("status", "all")],
         priority=query.get("priority"),
         tags=tuple(sorted(set(query.get("tag", ())))),
-        terms=tuple(query.get("q", "").split()),
+        terms=search_terms(query.get("q", "")),
         due_before=query.get("due_before"),
         due_after=query.get("due_after"),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.api.schemas import INT32_MAX, INT32_MIN, PRIORITIES, TaskWrite
+from service.api.schemas import INT32_MAX, INT32_MIN, MAX_SEARCH_TERMS, PRIORITIES, TaskWrite
 
 TIMESTAMP_EXAMPLE = "2026-01-24T10:00:00.123456Z"
 STATUS_FILTERS = ("all", "pending", "completed")
@@ -185,8 +185,9 @@ class ListQueryContract(Schema):
     q = fields.String(
         metadata={
             "description": "Case-insensitive search: every whitespace-separated term must "
-            "occur in the title or the description."
-        }
+            "occur in the title or the description. At most 500 characters and "
+            f"{MAX_SEARCH_TERMS} distinct terms (a repeated term counts once)."
+        },
     )
     due_before = fields.AwareDateTime(metadata={"description": "`due_at < due_before`."})
     due_after = fields.AwareDateTime(metadata={"description": "`due_at >= due_after`."})

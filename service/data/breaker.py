@@ -14,14 +14,25 @@ Per process (each gunicorn worker has its own pool and its own view of the datab
 shared state; thread-safe within the process. On the normal path a use costs one attribute
 read (`clear`) on the way in and one on the way out.
 
-Not failures: a statement cancelled by statement_timeout, a constraint violation or any
-other error the server answered with; the database is up then.
+Slow is not up: a statement cut by the server's statement_timeout (or lock_timeout), or a
+use cut at a deadline that left it little time from the start (see `GuardedPool`), shows
+the database answering too slowly rather than not at all. One such failure costs its
+request only (one expensive statement should not shed everyone), but `slow_threshold` of
+them within `slow_window` seconds open the breaker too, successes in between or not: on a
+one-thread worker every request queued behind a statement that waits out its timeout waits
+as long, so two of them already spend most of the contract's 5 s (docs, failure handling).
+The window is not cleared when the breaker closes again, so while the database stays slow
+(a table lock held) the first slow failure after a probe opens it again at once.
+
+Not failures: a constraint violation or any other error the server answered with, and a
+request shed because it had already waited past its deadline (`deadline.DeadlinePassed`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from time import monotonic
 
@@ -30,7 +41,7 @@ from prometheus_client import Counter, Gauge
 from psycopg_pool import PoolClosed, PoolTimeout
 
 from service.core.metrics import REGISTRY
-from service.data.deadline import DeadlineExceeded
+from service.data.deadline import DeadlineExceeded, DeadlinePassed
 
 logger = logging.getLogger("service.data.breaker")
 
@@ -41,6 +52,9 @@ HALF_OPEN = "half_open"
 # Connection exceptions (class 08) and the server going away (57P01 admin shutdown, 57P02
 # crash shutdown, 57P03 cannot connect now). 57014, a cancelled statement, is not one.
 _LOST_SQLSTATE_PREFIXES = ("08", "57P")
+# The server gave up on a statement that ran or waited too long: statement_timeout (57014,
+# query_canceled) or lock_timeout (55P03, lock_not_available).
+_SLOW_SQLSTATES = frozenset({"57014", "55P03"})
 
 BREAKER_OPEN = Gauge(
     "tasks_db_breaker_open",
@@ -68,19 +82,23 @@ class BreakerOpen(psycopg.OperationalError):
 
 
 def unavailability(error: BaseException) -> str | None:
-    """Classify a failed database use: 'unanswered', 'lost', or None when the server answered.
+    """Classify a failed database use: 'unanswered', 'lost', 'slow', or None.
 
     'unanswered': the use ran out of time without an answer (cut at its deadline, or no
     connection within the pool's timeout). 'lost': the connection broke or was refused.
+    'slow': the server cancelled the statement at its statement_timeout or lock_timeout.
+    None: the server answered (a constraint, a syntax error...), or the use never reached it.
     """
     if isinstance(error, DeadlineExceeded | PoolTimeout):
         return "unanswered"
-    if isinstance(error, BreakerOpen | PoolClosed):
+    if isinstance(error, BreakerOpen | PoolClosed | DeadlinePassed):
         return None
     if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
         sqlstate = error.sqlstate
         if sqlstate is None or sqlstate.startswith(_LOST_SQLSTATE_PREFIXES):
             return "lost"
+        if sqlstate in _SLOW_SQLSTATES:
+            return "slow"
     return None
 
 
@@ -92,7 +110,8 @@ class CircuitBreaker:
 
     `open_seconds` 0 disables it. `lost_threshold` lost connections in a row open it (one
     connection broken by itself, say killed by an administrator, costs one request only);
-    a use that ran out of time opens it at once.
+    a use that ran out of time opens it at once; `slow_threshold` slow failures within
+    `slow_window` seconds open it (see the module doc).
     """
 
     def __init__(
@@ -101,17 +120,22 @@ class CircuitBreaker:
         probe_seconds: float = 1.0,
         *,
         lost_threshold: int = 2,
+        slow_threshold: int = 2,
+        slow_window: float = 10.0,
         name: str = "tasks",
         clock: Callable[[], float] = monotonic,
     ) -> None:
         self.open_seconds = open_seconds
         self.probe_seconds = probe_seconds
         self.lost_threshold = lost_threshold
+        self.slow_threshold = slow_threshold
+        self.slow_window = slow_window
         self.name = name
         self._clock = clock
         self._lock = threading.Lock()
         self._state = CLOSED
         self._lost = 0  # lost connections in a row
+        self._slow: deque[float] = deque(maxlen=max(1, slow_threshold))  # when, lately
         self._reopen_at = 0.0
         # True while closed with nothing to forget: the one read on the normal path.
         self.clear = True
@@ -135,13 +159,28 @@ class CircuitBreaker:
         self._rejected.inc()
         raise BreakerOpen("the database is unavailable (circuit breaker open)")
 
-    def failed(self, error: BaseException) -> None:
-        """Record a failed use; open the breaker if the failure shows the database unavailable."""
+    def failed(self, error: BaseException, truncated: bool = False) -> None:
+        """Record a failed use; open the breaker if the failure shows the database unavailable.
+
+        `truncated`: the use began with little of its request's budget left (the request had
+        queued, or spent its time on earlier statements); cut at its deadline, it counts as
+        slow, not as unanswered.
+        """
         kind = unavailability(error)
         if kind is None or not self.open_seconds:
             return
+        if kind == "unanswered" and truncated:
+            kind = "slow"
         with self._lock:
-            if kind == "lost" and self._state == CLOSED:
+            if kind == "slow":
+                now = self._clock()
+                recent = self._slow
+                recent.append(now)
+                if self._state == CLOSED and (
+                    len(recent) < self.slow_threshold or now - recent[0] > self.slow_window
+                ):
+                    return
+            elif kind == "lost" and self._state == CLOSED:
                 self._lost += 1
                 self.clear = False
                 if self._lost < self.lost_threshold:

@@ -8,6 +8,13 @@ past its deadline a connection's socket is shut down, the blocked call returns a
 an error (`DeadlineExceeded`, a psycopg OperationalError, hence a 503), and the pool
 replaces the connection.
 
+The deadline counts from the request's arrival: the instant the server read it, when the
+gunicorn worker records one in the WSGI environ under `ARRIVED` (a `time.monotonic()` value
+of this process), else the instant the app first sees the request. A request that waited in
+front of a busy worker until its deadline passed is not sent to the database at all: its
+first database use raises `DeadlinePassed` (a 503 with Retry-After) at once, shedding the
+queue instead of adding to it.
+
 A thread per pool rather than a `threading.Timer` per use: registering is a dict insert
 under a lock (well under a microsecond) where a Timer starts a thread for every request
 (see docs/failure-handling.md). The thread sleeps until the earliest
@@ -33,9 +40,17 @@ logger = logging.getLogger("service.data.deadline")
 # The monotonic() instant by which the current request's database work must be over.
 _deadline: ContextVar[float | None] = ContextVar("database_deadline", default=None)
 
+# The WSGI environ key under which a worker may record when it read the request: a
+# time.monotonic() value of the worker process.
+ARRIVED = "tasks.arrived"
+
 
 class DeadlineExceeded(psycopg.OperationalError):
     """The database did not answer before the deadline; the connection was cut."""
+
+
+class DeadlinePassed(psycopg.OperationalError):
+    """The request's deadline passed before this database use began: shed, never sent."""
 
 
 def current() -> float | None:
@@ -72,13 +87,17 @@ class _Within:
 
 
 class RequestDeadline:
-    """Falcon middleware: start the request's database budget when the request arrives."""
+    """Falcon middleware: start the request's database budget when the request arrived.
+
+    That is `req.env[ARRIVED]` when the worker recorded it, else now.
+    """
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.deadline_token = _deadline.set(monotonic() + self._seconds)
+        arrived = req.env.get(ARRIVED) or monotonic()
+        req.context.deadline_token = _deadline.set(arrived + self._seconds)
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool

@@ -50,6 +50,7 @@ class GuardedPool(ConnectionPool):
     ) -> None:
         self.deadline_seconds = deadline_seconds
         self.breaker = breaker or CircuitBreaker(open_seconds=0)
+        self._short_budget = min(self.breaker.probe_seconds, deadline_seconds / 2)
         self.watchdog = deadline.Watchdog(name=f"db-watchdog-{kwargs.get('name', 'pool')}")
         # Not `_check_connection`: ConnectionPool has a method of that name, which an
         # attribute would shadow, so that the pool ran the check unwatched (a frozen
@@ -64,15 +65,23 @@ class GuardedPool(ConnectionPool):
         breaker = self.breaker
         if not breaker.clear and breaker.admit():  # admit() raises BreakerOpen while open
             self._probe(timeout)
+        budget = None
         try:
             with deadline.within(self.deadline_seconds) as until:
+                budget = until - monotonic()
+                if budget <= 0:
+                    # The request waited past its deadline before getting here: answer
+                    # now, without adding to the database's (or this worker's) queue.
+                    raise deadline.DeadlinePassed("the request's deadline passed before its turn")
                 wait = self.timeout if timeout is None else timeout
                 # A wait of 0 makes the pool raise PoolTimeout at once: a 503, as it should be.
-                wait = max(0.0, min(wait, until - monotonic()))
+                wait = min(wait, budget)
                 with super().connection(timeout=wait) as conn, self.watchdog.watch(conn, until):
                     yield conn
         except psycopg.Error as error:  # PoolTimeout and DeadlineExceeded included
-            breaker.failed(error)
+            # A use left with less than this from the start was cut for lack of time, not
+            # necessarily for lack of an answer (see the breaker's "slow").
+            breaker.failed(error, budget is not None and budget < self._short_budget)
             raise
         if not breaker.clear:
             breaker.succeeded()

@@ -1,0 +1,227 @@
+"""The 5 s promise while the database is up but slow: a table lock, a row lock, costly searches.
+
+The real service under gunicorn with its shipped worker (keep-alive, one thread per worker,
+so requests queue behind a slow one) and its default timeouts, on a database of its own on
+the test server. Each test times another user's requests while the fault lasts: every
+request must be answered (a success or a 503 with Retry-After) within 5 s of being sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+from service.server import migrate
+from tests.conftest import (
+    VIA_PGBOUNCER,
+    ScratchDatabases,
+    set_database_statement_timeout,
+    via_pgbouncer,
+)
+from tests.faultkit import Gunicorn, Reply, call
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+CONTRACT_SECONDS = 5.0
+# Room for a loaded test machine between the client's clock and the server's.
+MARGIN = 0.5
+
+
+@pytest.fixture(scope="module")
+def database(scratch: ScratchDatabases) -> str:
+    """Return the URL of a migrated database of this module's own (direct, not pooled)."""
+    url = scratch.create("tasks_slowdb")
+    migrate.apply(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def service(database: str) -> Iterator[Gunicorn]:
+    """Run the service as shipped: keep-alive workers (2), default timeouts."""
+    settings: dict[str, str | None] = {"THREADS": None, "WORKER_CLASS": None}
+    url = database
+    if VIA_PGBOUNCER:
+        set_database_statement_timeout(database, 2000)  # the service's default, as a role would
+        url = via_pgbouncer(database)
+        settings["PG_TRANSACTION_POOLING"] = "true"
+    server = Gunicorn(url, **settings)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def db(database: str) -> Iterator[psycopg.Connection]:
+    """Return a direct connection to the service's database."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        yield conn
+
+
+def new_user() -> str:
+    return f"slow-{uuid.uuid4().hex[:12]}"
+
+
+class Clients:
+    """Threads that each send their request again and again until stopped, timing every reply."""
+
+    def __init__(self, port: int, requests: list[tuple[str, str, object]]) -> None:
+        self.port = port
+        self.replies: list[list[tuple[str, Reply]]] = [[] for _ in requests]
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=(n, *request), daemon=True)
+            for n, request in enumerate(requests)
+        ]
+
+    def _run(self, n: int, method: str, path: str, body: object) -> None:
+        while not self._stop.is_set():
+            # A client timeout well past the promise, so that a late answer shows its lateness.
+            self.replies[n].append((path, call(self.port, method, path, body, timeout=30)))
+
+    def __enter__(self) -> Clients:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+    def of(self, n: int) -> list[Reply]:
+        """Return the replies client `n` got."""
+        return [reply for _, reply in self.replies[n]]
+
+
+def assert_answered_in_time(replies: list[Reply], allowed: tuple[int, ...] = (200, 503)) -> None:
+    """Check every reply came within the promise, with an allowed status (503: Retry-After)."""
+    assert replies, "no request was answered"
+    late = [
+        (r.status, round(r.seconds, 2)) for r in replies if r.seconds > CONTRACT_SECONDS + MARGIN
+    ]
+    assert not late, f"answered after {CONTRACT_SECONDS} s: {late} of {len(replies)}"
+    for reply in replies:
+        assert reply.status in allowed, reply
+        if reply.status == 503:
+            assert reply.headers["retry-after"].isdigit(), reply
+
+
+def timed(replies: list[Reply]) -> list[tuple[int, float]]:
+    return [(r.status, round(r.seconds, 2)) for r in replies]
+
+
+def create(port: int, user: str, title: str) -> dict:
+    reply = call(port, "POST", f"/api/{user}/tasks", {"title": title})
+    assert reply.status == 201, reply
+    assert isinstance(reply.body, dict)
+    return reply.body
+
+
+def recovered(port: int, user: str) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if call(port, "GET", f"/api/{user}/tasks", timeout=5).status == 200:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_table_lock_ten_concurrent_reads_and_another_users_requests_answered_within_5_s(
+    service: Gunicorn, db: psycopg.Connection
+) -> None:
+    # The review's case: 10 GETs at once behind LOCK TABLE answered after 2, 2, 4 ... 12 s.
+    users = [new_user() for _ in range(10)]
+    other = new_user()
+    create(service.port, other, "mine")
+    burst = [("GET", f"/api/{user}/tasks", None) for user in users]
+    watcher = [("GET", f"/api/{other}/stats", None), ("GET", f"/api/{other}/tasks", None)]
+    with db.transaction():
+        db.execute("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+        with Clients(service.port, watcher) as watching:
+            time.sleep(0.2)
+            with Clients(service.port, burst) as clients:
+                time.sleep(0.3)  # every burst client sent its first request
+            time.sleep(6)
+    bursts = [reply for n in range(len(burst)) for reply in clients.of(n)]
+    assert_answered_in_time(bursts)
+    assert any(reply.status == 503 for reply in bursts)
+    for n in range(len(watcher)):
+        assert_answered_in_time(watching.of(n))
+    assert recovered(service.port, other)
+
+
+def test_row_lock_writers_queue_yet_another_users_reads_are_answered_within_5_s(
+    service: Gunicorn, db: psycopg.Connection
+) -> None:
+    owner, other = new_user(), new_user()
+    task = create(service.port, owner, "contended")
+    create(service.port, other, "mine")
+    path = f"/api/{owner}/tasks/{task['id']}"
+    writers = [("PATCH", path, {"title": f"w{n}"}) for n in range(6)]
+    watcher = [("GET", f"/api/{other}/tasks", None), ("GET", f"/api/{other}/stats", None)]
+    with db.transaction():
+        db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
+        with Clients(service.port, watcher) as watching, Clients(service.port, writers) as clients:
+            time.sleep(7)
+    for n in range(len(writers)):
+        assert_answered_in_time(clients.of(n))
+    for n in range(len(watcher)):
+        assert_answered_in_time(watching.of(n))
+    # The lock gone, writes go through again.
+    assert recovered(service.port, other)
+    reply = call(service.port, "PATCH", path, {"title": "after"})
+    assert reply.status == 200, reply
+
+
+@pytest.fixture(scope="module")
+def big_user(database: str) -> str:
+    """Return a user with 100,000 tasks."""
+    user = new_user()
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO tasks (user_id, title, description) "
+            "SELECT %s, 'task number ' || g || ' about things', "
+            "'a description of moderate length for task ' || g || ' with words' "
+            "FROM generate_series(1, 100000) AS g",
+            (user,),
+        )
+        conn.execute("ANALYZE tasks")
+    return user
+
+
+def test_costly_searches_from_several_clients_leave_another_users_requests_within_5_s(
+    service: Gunicorn, big_user: str
+) -> None:
+    other = new_user()
+    create(service.port, other, "mine")
+    base = f"/api/{big_user}/tasks?q="
+    # The review's search: 240 one-letter terms every task matches but the last (7 s of
+    # PostgreSQL each on 100k tasks before; one distinct term now counts once).
+    repeated = base + quote(" ".join(["a"] * 239 + ["\u0436"]))
+    # The costliest search still allowed: the most distinct terms, each found in every task
+    # but the last, so each of the 100k tasks is scanned for all of them.
+    widest = base + quote(" ".join([*"taskume", "\u0436"]))
+    # More distinct terms than that are refused before any database work.
+    refused = base + quote(" ".join(chr(0x4E00 + n) for n in range(240)))
+    searchers = [("GET", repeated, None)] * 3 + [("GET", widest, None)] * 3
+    searchers.append(("GET", refused, None))
+    watcher = [("GET", f"/api/{other}/stats", None), ("GET", f"/api/{other}/tasks", None)]
+    with Clients(service.port, searchers) as clients, Clients(service.port, watcher) as watching:
+        time.sleep(8)
+    for n in range(6):
+        # Answered, and answered well: none of them needed the statement timeout any more.
+        assert_answered_in_time(clients.of(n), allowed=(200,))
+        assert all(reply.body == [] for reply in clients.of(n))
+    assert_answered_in_time(clients.of(6), allowed=(422,))
+    for n in range(len(watcher)):
+        replies = watching.of(n)
+        assert_answered_in_time(replies, allowed=(200,))
+        assert max(reply.seconds for reply in replies) < 3, timed(replies)
