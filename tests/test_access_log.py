@@ -16,7 +16,7 @@ import pytest
 from gunicorn.config import Config as GunicornConfig
 
 from service.core.logs import JsonFormatter
-from service.server.gunicorn_logs import JsonLogger, _plain_json_handlers
+from service.server.gunicorn_logs import JsonLogger, _plain_json_handlers, redact_query
 
 
 class Response:
@@ -86,3 +86,29 @@ def test_the_direct_line_is_the_line_the_record_path_writes(direct_and_record_li
     direct.pop("time"), via_record.pop("time")
     assert direct == via_record
     assert list(direct) == list(via_record), "same fields in the same order"
+
+
+@pytest.mark.parametrize(
+    ("query", "logged"),
+    [
+        ("limit=1&access_token=abc", "limit=1&access_token=[redacted]"),
+        ("ACCESS_TOKEN=x;api_key=y", "ACCESS_TOKEN=[redacted];api_key=[redacted]"),
+        (
+            "id_token=1&refresh_token=2&key=3",
+            "id_token=[redacted]&refresh_token=[redacted]&key=[redacted]",
+        ),
+        (
+            "password=p&client-secret=s&sig=z",
+            "password=[redacted]&client-secret=[redacted]&sig=[redacted]",
+        ),
+        # Values that merely look like a secret's name, and names that only end like one.
+        ("q=token&cursor=abc.def&monkey=1&hotkey=2", "q=token&cursor=abc.def&monkey=1&hotkey=2"),
+        ("", None),
+    ],
+)
+def test_credentials_in_the_query_string_are_redacted(query, logged):
+    assert redact_query(query) == logged
+    stream = io.StringIO()
+    logger = _logger(logging.StreamHandler(stream))
+    logger.access(Response(), None, {**ENVIRON, "QUERY_STRING": query}, datetime.timedelta(0))
+    assert json.loads(stream.getvalue())["query"] == logged

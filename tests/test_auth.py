@@ -138,6 +138,12 @@ def test_the_scheme_is_case_insensitive(hs_app, user_id):
         pytest.param(lambda u: jwt.encode(claims(u), None, algorithm="none"), id="alg-none"),
         pytest.param(lambda u: hs(u)[:-4] + "AAAA", id="tampered"),
         pytest.param(lambda u: "not.a.jwt", id="garbage"),
+        # PyJWT reads exp with int(): a string or a huge number made a token that never expires.
+        pytest.param(lambda u: hs(u, exp=str(int(time.time()) + 300)), id="exp-string"),
+        pytest.param(lambda u: hs(u, exp=1e300), id="exp-1e300"),
+        pytest.param(lambda u: hs(u, exp=True), id="exp-bool"),
+        pytest.param(lambda u: hs(u, nbf="0"), id="nbf-string"),
+        pytest.param(lambda u: hs(u, iat=1e300), id="iat-1e300"),
     ],
 )
 def test_an_invalid_token_is_401_invalid_token(hs_app, user_id, make_token):

@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -293,6 +294,59 @@ def test_a_dead_workers_live_gauges_disappear(server):
     # Its counters stay: the requests it answered still count.
     labels = frozenset({("route", ITEM_ROUTE), ("method", "GET"), ("status", "200")})
     assert server.scrape()[("tasks_http_requests_total", labels)] == len(server.sent_request_ids)
+
+
+def raw_exchange(server: Server, data: bytes) -> bytes:
+    """Send raw bytes on a fresh connection and return all the server sends back."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def chunked(body: bytes, size: int = 1000) -> bytes:
+    parts = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
+
+
+def chunked_post(path: str, body: bytes) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + chunked(body)
+
+
+def test_a_chunked_body_is_read_and_one_over_64_kib_is_a_413(server):
+    answer = raw_exchange(
+        server, chunked_post("/api/gunicorn-chunked/tasks", b'{"title": "sent in chunks"}')
+    )
+    assert answer.startswith(b"HTTP/1.1 201 "), answer[:300]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["title"] == "sent in chunks"
+    # Exactly the limit is still a body; one byte more is a 413.
+    for size, status in ((65_536, b"422"), (65_537, b"413")):
+        body = b'{"title": "x", "description": "' + b"y" * (size - 33) + b'"}'
+        assert len(body) == size
+        answer = raw_exchange(server, chunked_post("/api/gunicorn-chunked/tasks", body))
+        assert answer.startswith(b"HTTP/1.1 " + status), (size, answer[:300])
+
+
+def test_an_access_token_in_the_query_never_reaches_the_access_log(server):
+    status, _, _ = server.request(
+        "GET", "/livez?limit=1&access_token=s3cr3t-t0ken", request_id="tok-1"
+    )
+    assert status == 200
+
+    def logged():
+        entries = [e for e in json_lines(server.access_log) if e.get("request_id") == "tok-1"]
+        return entries or None
+
+    (entry,) = wait_for(logged, "the access log line")
+    assert entry["query"] == "limit=1&access_token=[redacted]"
+    assert "s3cr3t-t0ken" not in server.access_log.read_text()
 
 
 def test_access_log_lines_are_json_with_the_request_id(server):

@@ -41,13 +41,18 @@ def _template(path: str) -> str:
 
 
 def _served(app) -> set[tuple[str, str]]:
-    """Return (path, method) for every responder the app routes, Falcon's defaults excluded."""
-    return {
+    """Return (path, method) for every responder the app routes, Falcon's defaults excluded.
+
+    HEAD, which every GET route answers the same way without the body (RFC 9110 9.3.2), is
+    left out: the document describes the GET.
+    """
+    served = {
         (_template(route.path), method.method.lower())
         for route in inspect.inspect_app(app).routes
         for method in route.methods
         if not method.internal
     }
+    return {(path, m) for path, m in served if m != "head" or (path, "get") not in served}
 
 
 def _resolve(node: dict) -> dict:

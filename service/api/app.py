@@ -10,11 +10,11 @@ from service.api.conditional import handle_precondition_failed
 from service.api.cors import Cors
 from service.api.idempotency import IdempotencyKeys
 from service.api.listing import CursorCodec
-from service.api.media import media_handlers
+from service.api.media import MediaHandlers, media_handlers
 from service.api.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
 from service.api.openapi import openapi_json
 from service.api.ratelimit import rate_limits
-from service.api.resources.docs import DOCS_STATIC, SWAGGER_UI_DIR, ApiDocs, OpenApiDocument
+from service.api.resources.docs import DOCS_STATIC, ApiDocs, DocsAssets, OpenApiDocument
 from service.api.resources.health import Health, Liveness
 from service.api.resources.stats import TaskStats
 from service.api.resources.tasks import TaskCollection, TaskCompletion, TaskItem
@@ -66,31 +66,47 @@ def create_app(
     app = falcon.App(middleware=middleware)
     # Only JSON: Falcon's default form and multipart handlers would accept non-JSON bodies.
     handlers = media_handlers(MAX_BODY_BYTES)
-    app.req_options.media_handlers = falcon.media.Handlers(handlers)
-    app.resp_options.media_handlers = falcon.media.Handlers(handlers)
+    app.req_options.media_handlers = MediaHandlers(handlers)
+    app.resp_options.media_handlers = MediaHandlers(handlers)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app, config.retry_after_seconds)
     app.add_error_handler(PreconditionFailed, handle_precondition_failed)
 
-    app.add_route("/api/{user_id}/tasks", TaskCollection(store, CursorCodec.from_config(config)))
-    app.add_route("/api/{user_id}/tasks/{task_id}", TaskItem(store))
-    app.add_route("/api/{user_id}/tasks/{task_id}/complete", TaskCompletion(store))
-    app.add_route("/api/{user_id}/stats", TaskStats(store.listing))
+    routes: list[tuple[str, object]] = [
+        ("/api/{user_id}/tasks", TaskCollection(store, CursorCodec.from_config(config))),
+        ("/api/{user_id}/tasks/{task_id}", TaskItem(store)),
+        ("/api/{user_id}/tasks/{task_id}/complete", TaskCompletion(store)),
+        ("/api/{user_id}/stats", TaskStats(store.listing)),
+    ]
     if webhooks is not None:
         insecure = config.webhook_allow_insecure
-        app.add_route("/api/{user_id}/webhooks", WebhookCollection(webhooks, insecure))
-        app.add_route("/api/{user_id}/webhooks/{webhook_id}", WebhookItem(webhooks, insecure))
-        app.add_route(
-            "/api/{user_id}/webhooks/{webhook_id}/deliveries", WebhookDeliveries(webhooks)
-        )
-
+        routes += [
+            ("/api/{user_id}/webhooks", WebhookCollection(webhooks, insecure)),
+            ("/api/{user_id}/webhooks/{webhook_id}", WebhookItem(webhooks, insecure)),
+            ("/api/{user_id}/webhooks/{webhook_id}/deliveries", WebhookDeliveries(webhooks)),
+        ]
     health_resource = Health(health, config.retry_after_seconds)
-    app.add_route("/health", health_resource)
-    app.add_route("/readyz", health_resource)
-    app.add_route("/livez", Liveness())
-
-    app.add_route("/openapi.json", OpenApiDocument(openapi_json()))
-    app.add_route("/docs", ApiDocs())
-    app.add_static_route(DOCS_STATIC, SWAGGER_UI_DIR)
-    app.add_route("/metrics", MetricsResource(pool_metrics))
+    routes += [
+        ("/health", health_resource),
+        ("/readyz", health_resource),
+        ("/livez", Liveness()),
+        ("/openapi.json", OpenApiDocument(openapi_json())),
+        ("/docs", ApiDocs()),
+        ("/metrics", MetricsResource(pool_metrics)),
+    ]
+    for template, resource in routes:
+        app.add_route(template, _with_head(resource))
+    app.add_sink(DocsAssets(), DOCS_STATIC + "/")
     return app
+
+
+def _with_head(resource: object) -> object:
+    """Answer HEAD like GET, without the body (Falcon drops it), where GET is served.
+
+    RFC 9110 9.3.2: a server that serves GET should serve HEAD; Falcon answers 405 unless the
+    resource has on_head.
+    """
+    on_get = getattr(resource, "on_get", None)
+    if on_get is not None and not hasattr(resource, "on_head"):
+        resource.on_head = on_get  # type: ignore[attr-defined]
+    return resource

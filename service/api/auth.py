@@ -21,6 +21,12 @@ logger = logging.getLogger("service.api.auth")
 
 API_PREFIX = "/api/"
 
+# The time claims a token may carry. PyJWT converts them with int(), so "exp": "9999999999"
+# (a string) or 1e300 passed as a token that never expires.
+TIME_CLAIMS = ("exp", "nbf", "iat")
+# 9999-12-31T23:59:59Z: a NumericDate (RFC 7519 2) past it is no date this service can keep.
+MAX_NUMERIC_DATE = 253_402_300_799
+
 _REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
     (jwt.ExpiredSignatureError, "The token has expired."),
     (jwt.ImmatureSignatureError, "The token is not valid yet."),
@@ -75,6 +81,19 @@ class JwtAuth:
 
     def verify(self, token: str) -> dict[str, Any]:
         """Return the token's claims, or raise a 401 saying what is wrong with it."""
+        claims = self._decode(token)
+        for name in TIME_CLAIMS:
+            value = claims.get(name)
+            if value is not None and not _numeric_date(value):
+                raise Unauthorized(
+                    f"The token's {name} is not a NumericDate (seconds since 1970, a number).",
+                    invalid_token=True,
+                )
+        if not isinstance(claims.get("sub"), str):
+            raise Unauthorized("The token's sub is not a string.", invalid_token=True)
+        return claims
+
+    def _decode(self, token: str) -> dict[str, Any]:
         try:
             return jwt.decode(
                 token,
@@ -91,6 +110,13 @@ class JwtAuth:
                 "The token is malformed or not signed with an accepted key and algorithm.",
             )
             raise Unauthorized(reason, invalid_token=True) from None
+
+
+def _numeric_date(value: object) -> bool:
+    # A JSON number (never a bool, which is an int in Python) within years 1970-9999.
+    return (
+        type(value) in (int, float) and 0 <= value <= MAX_NUMERIC_DATE  # type: ignore[operator]
+    )
 
 
 def _bearer_token(req: falcon.Request) -> str:

@@ -20,6 +20,8 @@ logger = logging.getLogger("service.api.errors")
 
 # An unknown field's name comes from the client: echo no more than this much of it.
 MAX_ECHOED_NAME = 64
+# A 422 lists at most this many errors; its detail counts the others.
+MAX_LISTED_ERRORS = 20
 
 
 def _clip(name: str | None) -> str | None:
@@ -32,11 +34,15 @@ class RequestValidationError(falcon.HTTPUnprocessableEntity):
     """A 422 that lists each offending field and where it was found."""
 
     def __init__(self, errors: list[dict[str, Any]], detail: str | None = None) -> None:
-        names = ", ".join(sorted({e["field"] for e in errors if e.get("field")}))
-        super().__init__(
-            description=detail or (f"Invalid {names}." if names else "Invalid request.")
-        )
-        self.errors = errors
+        listed = errors[:MAX_LISTED_ERRORS]
+        names = ", ".join(sorted({e["field"] for e in listed if e.get("field")}))
+        if detail is None:
+            detail = f"Invalid {names}." if names else "Invalid request."
+        if len(errors) > len(listed):
+            # A 64 KiB body of unknown keys made a 363 KB answer listing every one.
+            detail += f" {len(errors) - len(listed)} more errors are not listed."
+        super().__init__(description=detail)
+        self.errors = listed
 
     @classmethod
     def from_marshmallow(cls, error: ValidationError, location: str) -> RequestValidationError:

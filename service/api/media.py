@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -42,15 +43,44 @@ class BoundedJSONHandler(JSONHandler):
         self, stream: BinaryIO, content_type: str | None, content_length: int | None
     ) -> Any:
         if content_length is not None and content_length > self._max_bytes:
-            raise _too_large(self._max_bytes)
+            raise too_large(self._max_bytes)
         data = stream.read(self._max_bytes + 1)
         if len(data) > self._max_bytes:
-            raise _too_large(self._max_bytes)
+            raise too_large(self._max_bytes)
         return self._deserialize(data)
 
 
-def _too_large(limit: int) -> falcon.HTTPContentTooLarge:
+def too_large(limit: int) -> falcon.HTTPContentTooLarge:
+    """Return the 413 for a body over `limit` bytes."""
     return falcon.HTTPContentTooLarge(description=f"The body is larger than {limit} bytes.")
+
+
+class MediaHandlers(falcon.media.Handlers):
+    """Falcon's handler registry, matching media types case-insensitively (RFC 9110 8.3.1).
+
+    Falcon looks the Content-Type up as sent, so `APPLICATION/JSON` was a 415. The type and
+    subtype are lower-cased before the lookup (parameters are left alone); the result is
+    cached per header value as Falcon's own lookup is, so a request pays nothing more.
+    """
+
+    def _create_resolver(self):  # type: ignore[no-untyped-def]
+        resolve = super()._create_resolver()
+
+        @functools.lru_cache(maxsize=64)
+        def resolve_folded(media_type: str | None, default: str, raise_not_found: bool = True):  # type: ignore[no-untyped-def]
+            if media_type:
+                kind, sep, parameters = media_type.partition(";")
+                media_type = kind.strip().lower() + sep + parameters
+            return resolve(media_type, default, raise_not_found)
+
+        clear_folded = resolve_folded.cache_clear
+
+        def cache_clear() -> None:
+            clear_folded()
+            resolve.cache_clear()  # type: ignore[attr-defined]
+
+        resolve_folded.cache_clear = cache_clear  # type: ignore[method-assign]
+        return resolve_folded
 
 
 def media_handlers(max_bytes: int) -> dict[str, JSONHandler]:

@@ -55,3 +55,31 @@ class ApiDocs:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.data = DOCS_HTML
         resp.content_type = falcon.MEDIA_HTML
+
+
+class DocsAssets:
+    """The sink under /docs/static/: Swagger UI's files for GET and HEAD, 405 for the rest.
+
+    Falcon's add_static_route served a file whatever the method (a POST answered 200); its
+    StaticRoute still does the serving here: it keeps requests inside the directory and sets
+    the type, length and caching headers.
+    """
+
+    allowed = ("GET", "HEAD", "OPTIONS")
+
+    def __init__(self) -> None:
+        self._files = falcon.routing.StaticRoute(DOCS_STATIC, str(SWAGGER_UI_DIR))
+
+    def __call__(self, req: falcon.Request, resp: falcon.Response, **params: str) -> None:
+        """Serve the file the path names (only its headers for HEAD)."""
+        method = req.method
+        if method == "OPTIONS":
+            resp.set_header("Allow", ", ".join(self.allowed))
+            return
+        if method not in self.allowed:
+            raise falcon.HTTPMethodNotAllowed(list(self.allowed))
+        self._files(req, resp)
+        if method == "HEAD" and resp.stream is not None:
+            # The headers only: close the file StaticRoute opened instead of sending it.
+            resp.stream.close()
+            resp.stream = None
