@@ -182,6 +182,29 @@ def test_hundreds_of_slow_clients_do_not_delay_others_or_get_workers_killed(
         slow.close()
 
 
+def test_clients_that_do_not_read_their_answers_do_not_delay_others(service: Gunicorn) -> None:
+    workers = wait_for_workers(service, 2)
+    # Each pipelines far more answers (47 KB of /openapi.json each) than the kernel buffers
+    # between them hold, and reads none: the server's writes to them cannot complete.
+    readers = []
+    for _ in range(4):  # both workers get some
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", service.port))
+        sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 300)
+        readers.append(sock)
+    probe = Probe(service.port)
+    try:
+        probe.start()
+        time.sleep(3)
+        probe.finish()
+        assert_service_unharmed(service, workers, probe)
+    finally:
+        probe.finish()
+        for sock in readers:
+            sock.close()
+
+
 def test_thousands_of_idle_sockets_do_not_keep_new_clients_out(service: Gunicorn) -> None:
     workers = wait_for_workers(service, 2)
     # More than the two workers hold (worker_connections 1000 each): without making room,

@@ -688,13 +688,23 @@ def test_tls_connections_are_kept_alive_too(database_url, tmp_path):
     )
     context = ssl.create_default_context(cafile=str(cert))
     try:
-        with context.wrap_socket(_connect(srv), server_hostname="127.0.0.1") as client:
-            reader = _Reader(client)
-            user = f"ka-{uuid.uuid4()}"
-            client.sendall(_request("POST", f"/api/{user}/tasks", {"title": "over tls"}))
-            status, headers, body = reader.response()
-            assert (status, headers["connection"]) == (201, "keep-alive")
-            client.sendall(_request("GET", f"/api/{user}/tasks/{json.loads(body)['id']}"))
-            assert reader.response()[0] == 200
+        # Two clients stalled in their handshakes (nothing sent; a ClientHello cut short)...
+        with _connect(srv) as silent, _connect(srv) as halfway:
+            halfway.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            time.sleep(0.2)
+            started = time.monotonic()
+            # ...hold up no one: the one worker completes this handshake meanwhile.
+            with context.wrap_socket(_connect(srv), server_hostname="127.0.0.1") as client:
+                reader = _Reader(client)
+                user = f"ka-{uuid.uuid4()}"
+                client.sendall(_request("POST", f"/api/{user}/tasks", {"title": "over tls"}))
+                status, headers, body = reader.response()
+                assert (status, headers["connection"]) == (201, "keep-alive")
+                assert time.monotonic() - started < 2
+                client.sendall(_request("GET", f"/api/{user}/tasks/{json.loads(body)['id']}"))
+                assert reader.response()[0] == 200
+            # Past the handshake deadline, the stalled ones are closed.
+            silent.settimeout(10)
+            assert _Reader(silent).closed_by_server()
     finally:
         srv.stop()

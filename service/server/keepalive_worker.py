@@ -60,8 +60,10 @@ HEAD_TIMEOUT = 5.0
 BODY_TIMEOUT = 10.0
 WRITE_TIMEOUT = 10.0
 # A body is buffered whole before the app runs when its declared length is at most this (the
-# app refuses larger ones from the Content-Length alone, so they go to it at once); a chunked
-# body whose framing passes CHUNKED_BUFFER_MAX unfinished is refused here with a 413.
+# app refuses larger ones from the Content-Length alone, so they go to it at once, and their
+# body reads end where the buffer does: a route that accepts bodies over MAX_BODY_BYTES needs
+# this raised); a chunked body whose framing passes CHUNKED_BUFFER_MAX unfinished is refused
+# here with a 413.
 BODY_BUFFER_MAX = MAX_BODY_BYTES
 CHUNKED_BUFFER_MAX = 4 * MAX_BODY_BYTES
 # Largest recv(); a head is parsed again only when its end may have arrived, or every
@@ -318,7 +320,10 @@ class KeepAliveWorker(base.Worker):
         a client waiting to be accepted has a request to send; one that sent nothing may be
         an attacker holding sockets open to keep others out.
         """
-        idle = [c for c in self.connections.values() if c.state == IDLE and not c.inbuf]
+        # A TLS handshake under way counts as idle: no request has started on it.
+        idle = [
+            c for c in self.connections.values() if c.state in (IDLE, HANDSHAKE) and not c.inbuf
+        ]
         idle.sort(key=lambda c: c.deadline)
         closed = 0
         for conn in idle:
