@@ -7,9 +7,11 @@ connection (kept, closed, by whom) is visible.
 
 from __future__ import annotations
 
+import collections
 import errno
 import json
 import os
+import selectors
 import signal
 import socket
 import ssl
@@ -24,6 +26,7 @@ from gunicorn.config import Config as GunicornConfig
 
 from service.core.config import MAX_BODY_BYTES
 from service.server.keepalive_worker import (
+    ARRIVED,
     BODY_BUFFER_MAX,
     CHUNKED_BUFFER_MAX,
     BodyTooLarge,
@@ -265,6 +268,35 @@ def test_a_client_expecting_100_continue_is_invited_once_to_send_its_body():
         req, _, _ = worker.next_request(conn)
         assert req.body.read() == b"abcd"
         assert not req._expected_100_continue  # the app's gunicorn does not send it again
+
+
+def test_the_app_learns_when_each_request_was_read_whole():
+    worker = _parsing_worker()
+    arrivals = []
+
+    def app(environ, start_response):
+        arrivals.append((environ["PATH_INFO"], environ[ARRIVED]))
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    worker.wsgi, worker.nr, worker.max_requests, worker.alive = app, 0, 1000, True
+    worker.notified, worker.notify = 0.0, lambda: None
+    quiet = lambda *args: None  # noqa: E731
+    worker.log = SimpleNamespace(access=quiet, debug=quiet, info=quiet, exception=quiet)
+    worker.ready = collections.deque()
+    ours, theirs = socket.socketpair()
+    with ours, theirs, selectors.DefaultSelector() as worker.poller:
+        conn = _connection(ours)
+        first, second = b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n", b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n"
+        # One read brought the first request and half the second; a later one the rest.
+        conn.inbuf += first + second[:10]
+        conn.reads = [(len(conn.inbuf), 100.0)]
+        conn.inbuf += second[10:]
+        conn.reads.append((len(conn.inbuf), 101.5))
+        for _ in range(2):
+            worker.serve(conn, *worker.next_request(conn))
+            worker.ready.clear()
+    assert arrivals == [("/a", 100.0), ("/b", 101.5)]
 
 
 # -- gunicorn as shipped -------------------------------------------------------------------------

@@ -92,6 +92,11 @@ BODY = "body"  # the head is whole, part of the body is missing
 WRITE = "write"  # an answer is being sent
 CLOSING = "closing"  # the answer is sent and the write side shut; draining until the client closes
 
+# The environ key under which the app finds when the request was read whole (a
+# time.monotonic() value of this process): its database deadline counts from then
+# (service.data.deadline reads it).
+ARRIVED = "tasks.arrived"
+
 _PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
 # ssl.SSLSocket.recv takes no flags; the plain socket method peeks at the kernel's bytes.
 _raw_recv = socket.socket.recv
@@ -176,6 +181,7 @@ class Connection:
         "need",
         "outbuf",
         "probed",
+        "reads",
         "req_count",
         "server",
         "sock",
@@ -196,6 +202,9 @@ class Connection:
         self.eof = False  # the client closed its side
         self.probed = 0  # buffered bytes already looked at for the end of the head
         self.req_count = 0
+        # (end of the bytes one recv() added to inbuf, when it returned): when each buffered
+        # request arrived whole.
+        self.reads: list[tuple[int, float]] = []
         self.drained = 0
         self.need = 0  # the buffered length at which the request in progress is whole
         self.continued = False  # "100 Continue" sent for the request in progress
@@ -565,6 +574,11 @@ class KeepAliveWorker(base.Worker):
                 conn.eof = True
                 return
             conn.inbuf += data
+            if len(conn.reads) >= 32:
+                # A client trickling bytes: forget the oldest reads (a request they ended
+                # then counts as arriving later, never earlier).
+                del conn.reads[:16]
+            conn.reads.append((len(conn.inbuf), time.monotonic()))
             if len(data) < RECV_SIZE and not (conn.tls and sock.pending()):
                 return
 
@@ -637,6 +651,7 @@ class KeepAliveWorker(base.Worker):
         except StopIteration:
             # Only bytes gunicorn skips (a leading CRLF) and the client closed.
             conn.inbuf.clear()
+            conn.reads.clear()
             return None
         reader = req.body.reader
         head = source.consumed()
@@ -690,17 +705,22 @@ class KeepAliveWorker(base.Worker):
         """Run the app for a whole request and start sending its answer."""
         out = Outbox()
         keep = False
+        # When its last byte was read (an early request: its head's).
+        whole = min(length, len(conn.inbuf))
+        arrived = next((at for end, at in conn.reads if end >= whole), time.monotonic())
         try:
-            keep = self.handle_request(conn, req, out, early)
+            keep = self.handle_request(conn, req, out, early, arrived)
         except Exception as e:
             self.handle_error(req, out, conn.client, e)
             keep = False
         conn.outbuf = out.data
         if early or length > len(conn.inbuf):
             conn.inbuf.clear()
+            conn.reads.clear()
             conn.after_write = "graceful"  # the client may still be sending the body
         else:
             del conn.inbuf[:length]
+            conn.reads = [(end - length, at) for end, at in conn.reads if end > length]
             if not keep:
                 conn.after_write = "graceful" if conn.inbuf else "close"
             else:
@@ -719,6 +739,7 @@ class KeepAliveWorker(base.Worker):
         self.handle_error(req, out, conn.client, e)
         conn.outbuf = out.data
         conn.inbuf.clear()
+        conn.reads.clear()
         conn.after_write = "graceful"
         conn.state = WRITE
         conn.deadline = time.monotonic() + WRITE_TIMEOUT
@@ -730,6 +751,7 @@ class KeepAliveWorker(base.Worker):
         write_problem(out, status, reason, reason)
         conn.outbuf = out.data
         conn.inbuf.clear()
+        conn.reads.clear()
         conn.after_write = "graceful"
         conn.state = WRITE
         conn.deadline = time.monotonic() + GRACEFUL_CLOSE
@@ -826,10 +848,14 @@ class KeepAliveWorker(base.Worker):
             self.publish()
         util.close(conn.sock)
 
-    def handle_request(self, conn: Connection, req: Any, out: Outbox, early: bool) -> bool:
+    def handle_request(
+        self, conn: Connection, req: Any, out: Outbox, early: bool, arrived: float
+    ) -> bool:
         """Run the app for `req`, its answer written to `out`; return whether to keep `conn`.
 
-        The same steps as gunicorn's gthread worker, on this thread.
+        The same steps as gunicorn's gthread worker, on this thread. `arrived` (when the
+        request was read whole, a time.monotonic() value) goes to the app in the environ
+        under ARRIVED, so that its deadline counts the wait in front of this worker.
         """
         environ: dict[str, Any] = {}
         resp = None
@@ -844,6 +870,7 @@ class KeepAliveWorker(base.Worker):
             resp, environ = wsgi.create(
                 req, out, conn.client, conn.server, self.cfg, response_class=BufferedResponse
             )
+            environ[ARRIVED] = arrived
             self.nr += 1
             if self.nr >= self.max_requests:
                 if self.alive:
