@@ -270,8 +270,23 @@ def test_a_client_expecting_100_continue_is_invited_once_to_send_its_body():
         assert not req._expected_100_continue  # the app's gunicorn does not send it again
 
 
-def test_the_app_learns_when_each_request_was_read_whole():
+def _serving_worker(app) -> KeepAliveWorker:
     worker = _parsing_worker()
+    worker.wsgi, worker.nr, worker.max_requests, worker.alive = app, 0, 1000, True
+    worker.notified, worker.notify, worker.polled = 0.0, lambda: None, 0.0
+    quiet = lambda *args: None  # noqa: E731
+    worker.log = SimpleNamespace(access=quiet, debug=quiet, info=quiet, exception=quiet)
+    worker.ready = collections.deque()
+    worker.connections = {}
+    worker.poller = selectors.DefaultSelector()
+    return worker
+
+
+def _get(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+
+
+def test_the_app_learns_when_each_request_was_read_whole():
     arrivals = []
 
     def app(environ, start_response):
@@ -279,15 +294,11 @@ def test_the_app_learns_when_each_request_was_read_whole():
         start_response("200 OK", [("Content-Length", "2")])
         return [b"ok"]
 
-    worker.wsgi, worker.nr, worker.max_requests, worker.alive = app, 0, 1000, True
-    worker.notified, worker.notify = 0.0, lambda: None
-    quiet = lambda *args: None  # noqa: E731
-    worker.log = SimpleNamespace(access=quiet, debug=quiet, info=quiet, exception=quiet)
-    worker.ready = collections.deque()
+    worker = _serving_worker(app)
     ours, theirs = socket.socketpair()
-    with ours, theirs, selectors.DefaultSelector() as worker.poller:
+    with ours, theirs, worker.poller:
         conn = _connection(ours)
-        first, second = b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n", b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n"
+        first, second = _get("/a"), _get("/b")
         # One read brought the first request and half the second; a later one the rest.
         conn.inbuf += first + second[:10]
         conn.reads = [(len(conn.inbuf), 100.0)]
@@ -297,6 +308,66 @@ def test_the_app_learns_when_each_request_was_read_whole():
             worker.serve(conn, *worker.next_request(conn))
             worker.ready.clear()
     assert arrivals == [("/a", 100.0), ("/b", 101.5)]
+
+
+def _watched(worker: KeepAliveWorker, count: int) -> list[tuple[Connection, socket.socket]]:
+    pairs = []
+    for _ in range(count):
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        conn = _connection(ours)
+        worker.connections[ours.fileno()] = conn
+        worker.watch(conn, selectors.EVENT_READ)
+        pairs.append((conn, theirs))
+    return pairs
+
+
+def test_a_turn_reads_every_client_before_serving_any():
+    served = []  # (path, when the app began, when the request was read)
+
+    def app(environ, start_response):
+        served.append((environ["PATH_INFO"], time.monotonic(), environ[ARRIVED]))
+        time.sleep(0.02)  # a database round trip, a slow one
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    worker = _serving_worker(app)
+    pairs = _watched(worker, 3)
+    try:
+        for n, (_, theirs) in enumerate(pairs):
+            theirs.sendall(_get(f"/{n}"))
+        worker.dispatch(worker.poller.select(0))
+        assert sorted(path for path, _, _ in served) == ["/0", "/1", "/2"]
+        first_began = min(began for _, began, _ in served)
+        assert all(read <= first_began for _, _, read in served)
+    finally:
+        for conn, theirs in pairs:
+            conn.sock.close()
+            theirs.close()
+        worker.poller.close()
+
+
+def test_a_long_turn_reads_what_clients_sent_meanwhile_for_the_next_turn():
+    late: list = []  # the late client's connection and socket
+
+    def app(environ, start_response):
+        late[1].sendall(_get("/late"))  # another client sends while this request runs
+        time.sleep(0.06)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    worker = _serving_worker(app)
+    (busy, busy_client), late[:] = _watched(worker, 2)
+    try:
+        busy_client.sendall(_get("/busy"))
+        worker.dispatch(worker.poller.select(0))
+        assert late[0] in worker.ready  # read, to be served next turn
+        assert bytes(late[0].inbuf) == _get("/late") and late[0].reads
+    finally:
+        for conn, client in ((busy, busy_client), late):
+            conn.sock.close()
+            client.close()
+        worker.poller.close()
 
 
 # -- gunicorn as shipped -------------------------------------------------------------------------

@@ -70,6 +70,9 @@ CHUNKED_BUFFER_MAX = 4 * MAX_BODY_BYTES
 # HEAD_PROBE_STEP bytes so that gunicorn's size limits answer an oversized head early.
 RECV_SIZE = 65536
 HEAD_PROBE_STEP = 8192
+# In a turn of the loop this long, clients are read again between two requests, so that a
+# request's arrival time (ARRIVED) is when it came, not when the requests ahead were done.
+READ_AHEAD_AFTER = 0.05
 # How often idle and late connections are looked for.
 SWEEP_INTERVAL = 0.5
 # Connections taken from the listen queue per wake-up: enough to take a burst of new clients
@@ -91,6 +94,7 @@ HEAD = "head"  # part of a request head arrived
 BODY = "body"  # the head is whole, part of the body is missing
 WRITE = "write"  # an answer is being sent
 CLOSING = "closing"  # the answer is sent and the write side shut; draining until the client closes
+READING = (IDLE, HEAD, BODY)
 
 # The environ key under which the app finds when the request was read whole (a
 # time.monotonic() value of this process): its database deadline counts from then
@@ -273,6 +277,7 @@ class KeepAliveWorker(base.Worker):
         self.accept_paused_until = 0.0
         self.tls_context: ssl.SSLContext | None = None
         self.notified = 0.0
+        self.polled = 0.0  # when the clients' sockets were last read
         super().init_process()
 
     def publish(self) -> None:
@@ -390,22 +395,47 @@ class KeepAliveWorker(base.Worker):
         self.accepting = accepting
 
     def dispatch(self, events: list[tuple[selectors.SelectorKey, int]]) -> None:
+        """Handle what the selector reported: read every client first, then serve them.
+
+        Reading all of them before serving any stamps each request with when it came off
+        the kernel (ARRIVED), not with when the requests ahead of it were done.
+        """
+        self.polled = time.monotonic()
+        readable = []
         for key, mask in events:
             target = key.data
             if isinstance(target, Connection):
                 if target.sock.fileno() < 0:
                     continue  # closed earlier in this turn (make_room)
-                self.on_event(target, mask)
+                if target.state in READING:
+                    self.pull(target)
+                    readable.append(target)
+                else:
+                    self.on_event(target, mask)
             elif target is None:
                 self.drain_wakeup_pipe()
             else:
                 self.accept(target)
+        for conn in readable:
+            if conn.sock.fileno() >= 0 and conn.state in READING:
+                self.advance(conn)
+
+    def read_ahead(self) -> None:
+        """In a long turn, read what clients sent meanwhile; serve it on the next turn."""
+        self.polled = time.monotonic()
+        for key, _ in self.poller.select(0):
+            conn = key.data
+            if isinstance(conn, Connection) and conn.sock.fileno() >= 0:
+                if conn.state in READING:
+                    self.pull(conn)
+                    self.watch(conn, 0)  # read already: the selector would not say so again
+                    self.ready.append(conn)
 
     def serve_ready(self) -> None:
         """Serve one buffered (pipelined) request of each connection that had one waiting."""
         for _ in range(len(self.ready)):
             conn = self.ready.popleft()
-            if conn.sock.fileno() >= 0:
+            if conn.sock.fileno() >= 0 and conn.state in READING:
                 self.on_readable(conn)
 
     def drain_wakeup_pipe(self) -> None:
@@ -584,12 +614,16 @@ class KeepAliveWorker(base.Worker):
 
     def on_readable(self, conn: Connection) -> None:
         """Read what arrived; serve the request once it is whole."""
+        self.pull(conn)
+        self.advance(conn)
+
+    def pull(self, conn: Connection) -> None:
+        """Read what arrived; a first byte starts the head's deadline."""
         before = len(conn.inbuf)
         self.receive(conn)
         if len(conn.inbuf) > before and conn.state == IDLE:
             conn.state = HEAD
             conn.deadline = time.monotonic() + HEAD_TIMEOUT
-        self.advance(conn)
 
     def max_head(self) -> int:
         """Return the largest head gunicorn's limits let through (request line and fields)."""
@@ -726,8 +760,11 @@ class KeepAliveWorker(base.Worker):
             else:
                 conn.after_write = "keep"
         conn.state = WRITE
-        conn.deadline = time.monotonic() + WRITE_TIMEOUT
+        now = time.monotonic()
+        conn.deadline = now + WRITE_TIMEOUT
         self.flush(conn)
+        if now - self.polled > READ_AHEAD_AFTER:
+            self.read_ahead()
 
     def answer_error(self, conn: Connection, req: Any, e: Exception) -> None:
         """Answer a request gunicorn's parser refused (400, 414, 431...) and close."""
