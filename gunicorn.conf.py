@@ -6,8 +6,26 @@ Run: gunicorn -c gunicorn.conf.py service.wsgi:app
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
+
+
+def _env_int(name, default, minimum=0):
+    """Read an integer setting; a bad one ends start-up with one line naming it."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(
+            f"configuration error: {name} must be an integer, got {raw[:40]!r}"
+        ) from None
+    if value < minimum:
+        raise SystemExit(f"configuration error: {name} must be at least {minimum}, got {value}")
+    return value
+
 
 # Where to listen: HOST (default all interfaces) and PORT (default 8000), or BIND to override.
 _host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a container listens on all interfaces
@@ -30,10 +48,15 @@ bind = os.environ.get("BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
 # keepalive and sync serve one request at a time per worker, and a database further away wants
 # more workers. sync waits on a slow client (keepalive does not): behind a buffering proxy, as
 # any ingress is, either is fine; the proxy also limits connections per client.
-workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
-worker_class = os.environ.get("WORKER_CLASS", "keepalive")
+workers = _env_int("WEB_CONCURRENCY", len(os.sched_getaffinity(0)), minimum=1)
+worker_class = os.environ.get("WORKER_CLASS", "").strip() or "keepalive"
+if worker_class not in {"keepalive", "sync", "gthread"} and "." not in worker_class:
+    raise SystemExit(
+        "configuration error: WORKER_CLASS must be keepalive, sync, gthread or a dotted class "
+        f"path, got {worker_class[:40]!r}"
+    )
 # gunicorn itself switches a sync worker with THREADS > 1 to gthread.
-threads = int(os.environ.get("THREADS") or (4 if worker_class == "gthread" else 1))
+threads = _env_int("THREADS", 4 if worker_class == "gthread" else 1, minimum=1)
 if worker_class == "keepalive":
     worker_class = "service.server.keepalive_worker.KeepAliveWorker"
 elif worker_class == "sync" and threads == 1:
@@ -44,30 +67,41 @@ elif worker_class == "sync" and threads == 1:
 # One pooled database connection per thread unless set otherwise, so no request waits for one.
 os.environ.setdefault("POOL_MAX_SIZE", str(threads))
 
+# Every setting of the service, checked now: a bad one ends start-up with one line naming it,
+# before gunicorn logs anything (on_starting runs after its first log lines).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from service.core.config import load_config_or_exit  # noqa: E402 - needs the path above
+
+load_config_or_exit()
+
 # Room for 1000+ simultaneous connections (capped by net.core.somaxconn). A keepalive or
 # gthread worker holds at most WORKER_CONNECTIONS, and closes one idle for KEEPALIVE seconds
 # (0: no keep-alive). keepalive counts idleness from the last read or answer, never closes a
 # connection whose client's bytes wait unread, and once full closes its longest-idle
 # connections for clients waiting in the listen queue.
-backlog = int(os.environ.get("BACKLOG", "2048"))
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
-keepalive = int(os.environ.get("KEEPALIVE", "5"))
+backlog = _env_int("BACKLOG", 2048, minimum=1)
+worker_connections = _env_int("WORKER_CONNECTIONS", 1000, minimum=1)
+keepalive = _env_int("KEEPALIVE", 5)
 
 # A worker silent this long is killed and replaced (keepalive reports on every turn of its loop
 # and between requests, so only a request stuck in the app this long gets it killed); on
 # SIGTERM, in-flight requests get GRACEFUL_TIMEOUT seconds to finish before the workers stop.
-timeout = int(os.environ.get("TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
+timeout = _env_int("TIMEOUT", 30)
+graceful_timeout = _env_int("GRACEFUL_TIMEOUT", 30)
 
 # Recycle workers now and then to bound slow leaks in any library (jitter avoids a herd).
-max_requests = int(os.environ.get("MAX_REQUESTS", "0"))
-max_requests_jitter = int(os.environ.get("MAX_REQUESTS_JITTER", "0"))
+max_requests = _env_int("MAX_REQUESTS", 0)
+max_requests_jitter = _env_int("MAX_REQUESTS_JITTER", 0)
 
 # Logs are JSON lines, like the app's: gunicorn's error log (stderr) and access log (stdout,
 # ACCESS_LOG=- by default; a path writes to that file; empty disables it) go through
 # service.core.logs.JsonFormatter, and the access line carries method, path, status, duration_ms,
 # request_id, remote and user_agent as fields (service.server.gunicorn_logs). Level: LOG_LEVEL.
 _log_level = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+if _log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise SystemExit(
+        f"configuration error: LOG_LEVEL must be a logging level name, got {_log_level[:40]!r}"
+    )
 loglevel = _log_level.lower()
 logger_class = "service.server.gunicorn_logs.JsonLogger"
 errorlog = "-"
@@ -128,8 +162,8 @@ preload_app = False
 
 def on_starting(server):
     """Fail fast, before any worker starts, if the database is unreachable or behind."""
-    from service.core.config import Config
-    from service.server.bootstrap import check_schema
+    from service.core.config import load_config_or_exit
+    from service.server.bootstrap import StartupCheckFailed, check_schema
     from service.server.sync_worker import install_problem_errors
 
     # gunicorn's own refusals (malformed or oversized request line, oversized headers)
@@ -144,7 +178,12 @@ def on_starting(server):
         for stale in Path(metrics_dir).glob("*.db"):
             stale.unlink()
     server.log.info("metrics directory %s", metrics_dir, extra={"metrics_dir": metrics_dir})
-    check_schema(Config.from_env())
+    config = load_config_or_exit()
+    try:
+        check_schema(config)
+    except StartupCheckFailed as error:
+        # One line saying what is wrong, not a traceback through gunicorn's arbiter.
+        raise SystemExit(f"cannot start: {error}") from None
 
 
 def post_worker_init(worker):

@@ -155,7 +155,19 @@ class Config:
 
         database_url = env.get("DATABASE_URL", "").strip()
         if not database_url:
-            raise ConfigError("DATABASE_URL is not set")
+            raise ConfigError(
+                "DATABASE_URL is not set: give the database as "
+                "postgresql://user:password@host:5432/dbname"
+            )
+        if not database_url.startswith(("postgresql://", "postgres://")):
+            # The value may hold a password: name the form expected, never echo it.
+            raise ConfigError(
+                "DATABASE_URL must be a URL of the form "
+                "postgresql://user:password@host:5432/dbname"
+            )
+        # gunicorn reads WEB_CONCURRENCY when it is imported and fails with a traceback on a
+        # bad one; checked here, `make run` (which migrates first) says it in one line.
+        _int(env, "WEB_CONCURRENCY", 1, minimum=1)
         pool_max = _int(env, "POOL_MAX_SIZE", 8, minimum=1)
         pool_min = _int(env, "POOL_MIN_SIZE", min(2, pool_max), minimum=0)
         if pool_min > pool_max:
@@ -205,6 +217,18 @@ class Config:
             rate_limit_redis_prefix=env.get("RATE_LIMIT_REDIS_PREFIX", "").strip()
             or "tasks:ratelimit:",
         )
+
+
+def load_config_or_exit(environ: Mapping[str, str] | None = None) -> Config:
+    """Read the config, or end the process with one line naming the setting at fault.
+
+    A command-line entry point calls this instead of `Config.from_env`, so that a bad
+    setting is a one-line message and a non-zero exit rather than a traceback.
+    """
+    try:
+        return Config.from_env(environ)
+    except ConfigError as error:
+        raise SystemExit(f"configuration error: {error}") from None
 
 
 def _jwt_settings(env: Mapping[str, str]) -> dict[str, object]:

@@ -89,12 +89,14 @@ def check_schema(config: Config, queries: Queries | None = None) -> None:
                 _warn_without_server_statement_timeout(conn, queries)
             _warn_without_durable_commits(conn, queries)
     except psycopg.OperationalError as error:
-        raise StartupCheckFailed(f"cannot reach the database: {error}".strip()) from error
+        # libpq's message may span lines; the start-up failure is one line.
+        reason = " ".join(str(error).split())
+        raise StartupCheckFailed(f"cannot reach the database: {reason}") from error
     if state.pending:
         raise StartupCheckFailed(
             "the database schema is behind the code; pending migrations: "
             + ", ".join(state.pending)
-            + " (run `make migrate` or `yoyo apply`)"
+            + " (run `make migrate`, or `python -m service.server.migrate apply`)"
         )
     logger.info("schema is current at %s", state.latest)
     warn_insecure_webhooks(config)

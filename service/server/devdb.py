@@ -46,21 +46,25 @@ def ensure_server(directory: Path | None = None, database: str = "tasks") -> str
 
 
 def stop_server(directory: Path | None = None) -> None:
-    """Stop the embedded server if it runs."""
+    """Stop the embedded server if it runs; say what was done in one line."""
     import subprocess
 
+    pgdata = directory or data_dir()
+    if not (pgdata / "postmaster.pid").exists():
+        print(f"the embedded PostgreSQL in {pgdata} is not running")
+        return
+    # Imported only now: a venv made for serving against another database lacks it.
     import pgserver
 
     pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-    pgdata = directory or data_dir()
-    if (pgdata / "postmaster.pid").exists():
-        owner = pgdata.stat().st_uid
-        cmd = [str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
-        if os.geteuid() == 0 and owner != 0:
-            import pwd
+    owner = pgdata.stat().st_uid
+    cmd = [str(pg_ctl), "-D", str(pgdata), "-m", "fast", "-w", "stop"]
+    if os.geteuid() == 0 and owner != 0:
+        import pwd
 
-            cmd = ["runuser", "-u", pwd.getpwuid(owner).pw_name, "--", *cmd]
-        subprocess.run(cmd, check=False)  # noqa: S603 - fixed argv, no shell
+        cmd = ["runuser", "-u", pwd.getpwuid(owner).pw_name, "--", *cmd]
+    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)  # noqa: S603 - fixed argv
+    print(f"stopped the embedded PostgreSQL in {pgdata}")
 
 
 def main(argv: list[str]) -> int:

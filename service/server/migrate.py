@@ -4,8 +4,9 @@
     python -m service.server.migrate rollback   # the latest applied migration only
     python -m service.server.migrate status     # applied and pending migrations
 
-DATABASE_URL is read from the environment (or .env); `yoyo apply` with the same URL
-(scheme postgresql+psycopg://) does the same thing.
+DATABASE_URL is read from the environment (or .env); `make migrate`, `make status` and
+`make rollback` run these on the embedded development database when it is unset.
+`yoyo apply` with the same URL (scheme postgresql+psycopg://) does the same thing.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import psycopg
 from yoyo import get_backend, read_migrations
 
-from service.core.config import MIGRATIONS_DIR, Config
+from service.core.config import MIGRATIONS_DIR, load_config_or_exit
 from service.server import distribute
 
 
@@ -75,12 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["apply", "rollback", "status"])
     parser.add_argument("--count", type=int, default=1, help="how many to roll back (default 1)")
     args = parser.parse_args(argv)
-    url = Config.from_env().database_url
-    if args.command == "apply":
+    url = load_config_or_exit().database_url
+    try:
+        return _run(args.command, url, args.count)
+    except psycopg.OperationalError as error:
+        # libpq's message may span lines; say it in one.
+        raise SystemExit("cannot reach the database: " + " ".join(str(error).split())) from None
+
+
+def _run(command: str, url: str, count: int) -> int:
+    if command == "apply":
         done = apply(url)
         print("applied: " + (", ".join(done) if done else "nothing (schema is current)"))
-    elif args.command == "rollback":
-        done = rollback(url, count=args.count)
+    elif command == "rollback":
+        done = rollback(url, count=count)
         print("rolled back: " + (", ".join(done) if done else "nothing"))
     else:
         applied, pending = status(url)
