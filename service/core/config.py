@@ -162,8 +162,7 @@ class Config:
         if not database_url.startswith(("postgresql://", "postgres://")):
             # The value may hold a password: name the form expected, never echo it.
             raise ConfigError(
-                "DATABASE_URL must be a URL of the form "
-                "postgresql://user:password@host:5432/dbname"
+                "DATABASE_URL must be a URL of the form postgresql://user:password@host:5432/dbname"
             )
         # gunicorn reads WEB_CONCURRENCY when it is imported and fails with a traceback on a
         # bad one; checked here, `make run` (which migrates first) says it in one line.
