@@ -157,7 +157,8 @@ class Config:
         if not database_url:
             raise ConfigError(
                 "DATABASE_URL is not set: give the database as "
-                "postgresql://user:password@host:5432/dbname"
+                "postgresql://user:password@host:5432/dbname (the make targets use the embedded "
+                "development database when it is unset)"
             )
         if not database_url.startswith(("postgresql://", "postgres://")):
             # The value may hold a password: name the form expected, never echo it.

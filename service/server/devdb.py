@@ -31,7 +31,7 @@ def ensure_server(directory: Path | None = None, database: str = "tasks") -> str
     """Start the embedded server unless it runs already, create `database`, return its URL."""
     # Dev-only dependency, imported here and never by the service. platformdirs warns that
     # XDG_RUNTIME_DIR is unset on servers, which is harmless here.
-    warnings.filterwarnings("ignore", module="platformdirs")
+    warnings.filterwarnings("ignore", category=Warning, module="platformdirs.*")
     import pgserver
 
     if not _DATABASE_NAME.fullmatch(database):
@@ -54,6 +54,7 @@ def stop_server(directory: Path | None = None) -> None:
         print(f"the embedded PostgreSQL in {pgdata} is not running")
         return
     # Imported only now: a venv made for serving against another database lacks it.
+    warnings.filterwarnings("ignore", category=Warning, module="platformdirs.*")
     import pgserver
 
     pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
