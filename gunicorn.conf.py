@@ -27,10 +27,6 @@ def _env_int(name, default, minimum=0):
     return value
 
 
-# Where to listen: HOST (default all interfaces) and PORT (default 8000), or BIND to override.
-_host = os.environ.get("HOST", "0.0.0.0")  # noqa: S104 - a container listens on all interfaces
-bind = os.environ.get("BIND") or f"{_host}:{os.environ.get('PORT', '8000')}"
-
 # Worker processes: WEB_CONCURRENCY (the Heroku/Render convention), default one per CPU this
 # process may run on. Worker class (WORKER_CLASS), each measured on loopback (bench/RESULTS.md):
 # - keepalive (default): service.server.keepalive_worker.KeepAliveWorker, one thread that keeps
@@ -71,8 +67,14 @@ os.environ.setdefault("POOL_MAX_SIZE", str(threads))
 # before gunicorn logs anything (on_starting runs after its first log lines).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service.core.config import load_config_or_exit  # noqa: E402 - needs the path above
+from service.server.binding import default_bind  # noqa: E402
 
-load_config_or_exit()
+_config = load_config_or_exit()
+
+# Where to listen: BIND (e.g. 0.0.0.0:8080), else HOST and PORT (default 8000). Without HOST,
+# 127.0.0.1 while no authentication is configured (anyone reaching the port could act as any
+# user), all interfaces once JWT is on. A container image sets HOST=0.0.0.0 explicitly.
+bind = default_bind(os.environ, authenticated=_config.jwt_enabled)
 
 # Room for 1000+ simultaneous connections (capped by net.core.somaxconn). A keepalive or
 # gthread worker holds at most WORKER_CONNECTIONS, and closes one idle for KEEPALIVE seconds
@@ -163,6 +165,7 @@ preload_app = False
 def on_starting(server):
     """Fail fast, before any worker starts, if the database is unreachable or behind."""
     from service.core.config import load_config_or_exit
+    from service.server.binding import reachable_from_outside
     from service.server.bootstrap import StartupCheckFailed, check_schema
     from service.server.sync_worker import install_problem_errors
 
@@ -179,6 +182,14 @@ def on_starting(server):
             stale.unlink()
     server.log.info("metrics directory %s", metrics_dir, extra={"metrics_dir": metrics_dir})
     config = load_config_or_exit()
+    exposed = [] if config.jwt_enabled else reachable_from_outside(server.cfg.bind)
+    if exposed:
+        server.log.warning(
+            "authentication is off and the service listens on %s: any caller that can reach "
+            "it can act as any user; set JWT_SECRET or JWT_PUBLIC_KEY, or let only a gateway "
+            "that authenticates users reach it",
+            ", ".join(exposed),
+        )
     try:
         check_schema(config)
     except StartupCheckFailed as error:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
+import json
 import logging
+import threading
 import uuid
 
 import orjson
@@ -12,6 +15,7 @@ import pytest
 from service.api.listing import CursorCodec
 from service.core.config import ConfigError
 from service.data.listing import Filters, PageRequest, Position, Sort
+from service.data.service_keys import ServiceKeys
 from tests.conftest import make_config
 from tests.listing_model import cursor_of, next_url, relative
 
@@ -30,6 +34,16 @@ def paged(api):
     api.next = next_url(api.app.get(api.base, {"limit": "2"}))
     api.cursor = cursor_of(api.next)
     return api
+
+
+def stored_key(runtime):
+    """The loader the service uses when CURSOR_SECRET is unset: the key kept in the database."""
+    return functools.partial(ServiceKeys(runtime.pool, runtime.queries).get, "cursor")
+
+
+def service_codec(runtime) -> CursorCodec:
+    """A codec with the running service's key."""
+    return CursorCodec.from_config(runtime.config, stored_key(runtime))
 
 
 def b64(data: bytes) -> str:
@@ -143,7 +157,7 @@ def test_cursor_signed_with_another_key_is_422(paged):
 )
 def test_signed_cursor_with_a_wrongly_typed_key_is_422(runtime, paged, sort, key):
     # Only the service can sign; this guards against its own format changes, not a 500.
-    codec = CursorCodec.from_config(runtime.config)
+    codec = service_codec(runtime)
     request = PageRequest(sort=Sort.parse(sort), filters=Filters(), limit=2)
     token = codec.encode(paged.user_id, request, Position(key=key, id=uuid.uuid4()))
     resp = paged.app.get(paged.base, {"cursor": token, "sort": sort}, status=422)
@@ -151,7 +165,7 @@ def test_signed_cursor_with_a_wrongly_typed_key_is_422(runtime, paged, sort, key
 
 
 def test_signed_cursor_with_a_bad_id_or_version_is_422(runtime, paged):
-    codec = CursorCodec.from_config(runtime.config)
+    codec = service_codec(runtime)
     fingerprint = Filters().fingerprint()
     for data in (
         {"v": 1, "s": "created_at", "f": fingerprint, "k": None, "i": "not-a-uuid"},
@@ -164,37 +178,86 @@ def test_signed_cursor_with_a_bad_id_or_version_is_422(runtime, paged):
         assert_bad_cursor(paged.app.get(paged.base, {"cursor": token}, status=422))
 
 
-def test_codecs_with_the_same_settings_agree(database_url):
+def test_codecs_with_the_same_settings_agree(runtime, database_url):
     """Every gunicorn worker builds its own codec; their cursors must be interchangeable."""
     request = PageRequest(sort=Sort.parse("-title"), filters=Filters(tags=("a",)), limit=5)
     position = Position(key="abc", id=uuid.uuid4())
     for settings in ({}, {"CURSOR_SECRET": "s" * 32}):
-        first = CursorCodec.from_config(make_config(database_url, **settings))
-        second = CursorCodec.from_config(make_config(database_url, **settings))
+        first = CursorCodec.from_config(make_config(database_url, **settings), stored_key(runtime))
+        second = CursorCodec.from_config(make_config(database_url, **settings), stored_key(runtime))
         token = first.encode("u", request, position)
         assert second.decode("u", token, request.sort, request.filters) == position
 
 
-def test_a_new_secret_invalidates_old_cursors(database_url):
+def test_a_new_secret_invalidates_old_cursors(runtime, database_url):
     request = PageRequest(sort=Sort.parse("created_at"), filters=Filters(), limit=5)
     position = Position(key=None, id=uuid.uuid4())
-    old = CursorCodec.from_config(make_config(database_url, CURSOR_SECRET="a" * 20))
-    new = CursorCodec.from_config(make_config(database_url, CURSOR_SECRET="b" * 20))
-    default = CursorCodec.from_config(make_config(database_url))
+    old = CursorCodec.from_config(
+        make_config(database_url, CURSOR_SECRET="a" * 20), stored_key(runtime)
+    )
+    new = CursorCodec.from_config(
+        make_config(database_url, CURSOR_SECRET="b" * 20), stored_key(runtime)
+    )
+    default = CursorCodec.from_config(make_config(database_url), stored_key(runtime))
     token = old.encode("u", request, position)
     for codec in (new, default):
         with pytest.raises(ValueError):
             codec.decode("u", token, request.sort, request.filters)
 
 
-def test_missing_secret_logs_a_warning(database_url, caplog):
+def test_without_a_secret_the_key_is_random_and_kept_in_the_database(runtime, database_url):
+    codec = CursorCodec.from_config(make_config(database_url), stored_key(runtime))
+    with runtime.pool.connection() as conn:
+        row = conn.execute("SELECT secret FROM service_keys WHERE name = 'cursor'").fetchone()
+    # Possibly created by this very call: whichever process asks first creates it.
+    assert codec.key == bytes(row["secret"])
+    assert len(codec.key) == 32
+    # Nothing a setting holds derives it: not the old key derived from DATABASE_URL.
+    import hashlib
+    import hmac
+
+    from_url = hmac.new(b"tasks-cursor-default-key", database_url.encode(), hashlib.sha256)
+    assert codec.key != from_url.digest()
+
+
+def test_the_first_callers_agree_on_one_stored_key(runtime):
+    """Workers starting together race to create the key: every one of them gets the same."""
+    name = f"race_{uuid.uuid4().hex[:12]}"
+    got: list[bytes] = []
+    start = threading.Barrier(6)
+
+    def ask() -> None:
+        keys = ServiceKeys(runtime.pool, runtime.queries)
+        start.wait()
+        got.append(keys.get(name))
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    try:
+        assert len(got) == 6 and len(set(got)) == 1
+    finally:
+        with runtime.pool.connection() as conn:
+            conn.execute("DELETE FROM service_keys WHERE name = %s", (name,))
+
+
+def test_no_warning_about_the_cursor_key_without_a_secret(runtime, database_url, caplog):
     with caplog.at_level(logging.WARNING, logger="service.api.listing"):
-        CursorCodec.from_config(make_config(database_url))
-    assert "CURSOR_SECRET" in caplog.text
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="service.api.listing"):
-        CursorCodec.from_config(make_config(database_url, CURSOR_SECRET="x" * 16))
+        CursorCodec.from_config(make_config(database_url), stored_key(runtime))
     assert "CURSOR_SECRET" not in caplog.text
+
+
+@pytest.mark.parametrize("title", ["a\x00b", "\x00", "x" * 801, "\ud800"])
+def test_a_signed_cursor_whose_title_the_database_cannot_hold_is_422(runtime, paged, title):
+    """A forged cursor (say, with a leaked key) carrying a NUL must not reach PostgreSQL."""
+    codec = service_codec(runtime)
+    data = {"v": 1, "s": "title", "f": Filters().fingerprint(), "k": title, "i": str(uuid.uuid4())}
+    payload = json.dumps(data).encode()  # escapes a lone surrogate, which orjson refuses
+    token = f"{b64(payload)}.{b64(codec._mac(paged.user_id, payload))}"
+    resp = paged.app.get(paged.base, {"cursor": token, "sort": "title"}, status=422)
+    assert_bad_cursor(resp)
 
 
 def test_short_secret_is_a_config_error(database_url):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import falcon
 
 from service.api import errors
@@ -34,10 +36,12 @@ def create_app(
     idempotency: IdempotencyKeys | None = None,
     pool_metrics: PoolMetrics | None = None,
     webhooks: WebhookStore | None = None,
+    cursor_key: Callable[[], bytes] | None = None,
 ) -> falcon.App:
     """Build the WSGI app around its collaborators; no I/O happens here.
 
-    Without `idempotency`, the Idempotency-Key header is ignored.
+    Without `idempotency`, the Idempotency-Key header is ignored. `cursor_key` returns the
+    stored key that signs listing cursors when CURSOR_SECRET is unset (asked on first use).
     """
     middleware: list[object] = [
         # First, so that the latency it records covers every other middleware.
@@ -72,8 +76,9 @@ def create_app(
     errors.install(app, config.retry_after_seconds)
     app.add_error_handler(PreconditionFailed, handle_precondition_failed)
 
+    cursors = CursorCodec.from_config(config, cursor_key or _no_stored_key)
     routes: list[tuple[str, object]] = [
-        ("/api/{user_id}/tasks", TaskCollection(store, CursorCodec.from_config(config))),
+        ("/api/{user_id}/tasks", TaskCollection(store, cursors)),
         ("/api/{user_id}/tasks/{task_id}", TaskItem(store)),
         ("/api/{user_id}/tasks/{task_id}/complete", TaskCompletion(store)),
         ("/api/{user_id}/stats", TaskStats(store.listing)),
@@ -110,3 +115,7 @@ def _with_head(resource: object) -> object:
     if on_get is not None and not hasattr(resource, "on_head"):
         resource.on_head = on_get  # type: ignore[attr-defined]
     return resource
+
+
+def _no_stored_key() -> bytes:
+    raise RuntimeError("create_app needs cursor_key (the stored key) when CURSOR_SECRET is unset")

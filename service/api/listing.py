@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -30,6 +30,8 @@ logger = logging.getLogger("service.api.listing")
 
 CURSOR_VERSION = 1
 CURSOR_MAX_LENGTH = 4096
+# A title key is the lower-cased title: at most 200 characters, a few more after lower().
+TITLE_KEY_MAX_LENGTH = 800
 
 STATUS_COMPLETED: Mapping[str, bool | None] = {"all": None, "pending": False, "completed": True}
 
@@ -73,6 +75,18 @@ def _encode_key(value: Any) -> Any:
     return value
 
 
+def _storable(text: str) -> bool:
+    # What PostgreSQL text can hold, at a title's length: a key the database would refuse
+    # (a NUL, an unpaired surrogate) must be a 422 here, never a 500 from the query.
+    if len(text) > TITLE_KEY_MAX_LENGTH or "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _decode_key(sort: Sort, value: Any) -> Any:
     """Check a key value's type for the sort; the MAC already vouches for its origin."""
     if value is None:
@@ -88,7 +102,7 @@ def _decode_key(sort: Sort, value: Any) -> Any:
                 return moment
     elif sort.key == "priority" and value in PRIORITIES:
         return value
-    elif sort.key == "title" and isinstance(value, str):
+    elif sort.key == "title" and isinstance(value, str) and _storable(value):
         return value
     elif (
         sort.key == "order"
@@ -103,24 +117,33 @@ def _decode_key(sort: Sort, value: Any) -> Any:
 class CursorCodec:
     """Make and check the signed cursors of the listing."""
 
-    def __init__(self, key: bytes) -> None:
-        self._key = key
+    def __init__(self, key: bytes | Callable[[], bytes]) -> None:
+        # A callable is asked once, on first use: the stored key needs the database.
+        self._key = key if isinstance(key, bytes) else None
+        self._load_key = None if isinstance(key, bytes) else key
 
     @classmethod
-    def from_config(cls, config: Config) -> CursorCodec:
-        """Use CURSOR_SECRET, or a key derived from DATABASE_URL that every worker agrees on."""
+    def from_config(cls, config: Config, stored_key: Callable[[], bytes]) -> CursorCodec:
+        """Use CURSOR_SECRET, or else the random key kept in the database (`stored_key`).
+
+        The stored key is created once by whichever process asks first, so every worker and
+        instance signs with the same key and no setting reveals it.
+        """
         if config.cursor_secret:
             secret = config.cursor_secret.encode("utf-8")
             return cls(hmac.new(b"tasks-cursor-key", secret, hashlib.sha256).digest())
-        logger.warning(
-            "CURSOR_SECRET is not set: listing cursors are signed with a key derived from "
-            "DATABASE_URL; set CURSOR_SECRET so that it does not depend on the connection string"
-        )
-        url = config.database_url.encode("utf-8")
-        return cls(hmac.new(b"tasks-cursor-default-key", url, hashlib.sha256).digest())
+        return cls(stored_key)
+
+    @property
+    def key(self) -> bytes:
+        """Return the signing key, reading the stored one on first use."""
+        if self._key is None:
+            assert self._load_key is not None
+            self._key = self._load_key()
+        return self._key
 
     def _mac(self, user_id: str, payload: bytes) -> bytes:
-        return hmac.new(self._key, user_id.encode("utf-8") + b"\0" + payload, "sha256").digest()
+        return hmac.new(self.key, user_id.encode("utf-8") + b"\0" + payload, "sha256").digest()
 
     def encode(self, user_id: str, request: PageRequest, position: Position) -> str:
         """Return the cursor that continues `request` after `position`, for this user only."""

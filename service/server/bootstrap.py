@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from service.core.metrics import PoolMetrics
 from service.data.health import DatabaseHealth, expected_migrations, read_schema_state
 from service.data.pool import create_pool, libpq_url
 from service.data.queries import Queries
+from service.data.service_keys import ServiceKeys
 from service.data.tasks import TaskStore
 from service.data.webhooks import WebhookStore
 
@@ -69,7 +71,15 @@ def build(config: Config | None = None) -> Runtime:
         config=config,
         queries=queries,
         pool=pool,
-        app=create_app(config, store, health, idempotency, pool_metrics, webhooks),
+        app=create_app(
+            config,
+            store,
+            health,
+            idempotency,
+            pool_metrics,
+            webhooks,
+            cursor_key=functools.partial(ServiceKeys(pool, queries).get, "cursor"),
+        ),
         pool_metrics=pool_metrics,
     )
 
