@@ -76,9 +76,10 @@ def _flatten(messages: Any, location: str, prefix: str | None):
             if isinstance(message, dict | list):
                 yield from _flatten(message, location, prefix)
             else:
-                yield {"location": location, "field": prefix, "message": str(message)}
+                yield {"location": location, "field": prefix or "", "message": str(message)}
     else:
-        yield {"location": location, "field": prefix, "message": str(messages)}
+        # The contract's field is always a string: "" when the whole body or query is at fault.
+        yield {"location": location, "field": prefix or "", "message": str(messages)}
 
 
 def serialize_problem(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:

@@ -95,8 +95,10 @@ class FieldError(Schema):
     )
     field = fields.String(
         required=True,
-        allow_none=True,
-        metadata={"description": "Dotted name, e.g. `tags[3]`; null for the body as a whole."},
+        metadata={
+            "description": 'The field\'s name, e.g. `tags[3]`; `""` when the whole body or '
+            "query is at fault."
+        },
     )
     message = fields.String(required=True)
 

@@ -75,13 +75,30 @@ class CleanText(fields.String):
         return text.strip() if self._trim else text
 
 
+class TrimmedLength(validate.Length):
+    """A length bound on text the schema trimmed first, saying so when the text is too short.
+
+    A subclass of Length, so that the OpenAPI document still shows minLength and maxLength.
+    """
+
+    def __call__(self, value: Any) -> Any:
+        """Check the trimmed length, with a message that says what to send."""
+        if self.min is not None and len(value) < self.min:
+            if not value:
+                raise ValidationError("Must not be empty; it is empty after trimming spaces.")
+            raise ValidationError(f"Must be at least {self.min} characters after trimming spaces.")
+        if self.max is not None and len(value) > self.max:
+            raise ValidationError(f"Must be at most {self.max} characters after trimming spaces.")
+        return value
+
+
 class Tag(CleanText):
     """One tag: trimmed, lower-cased, 1-32 characters, no whitespace inside."""
 
     default_error_messages = {"whitespace": "Must not contain whitespace."}
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=validate.Length(min=1, max=32), **kwargs)
+        super().__init__(validate=TrimmedLength(min=1, max=32), **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         tag = super()._deserialize(value, attr, data, **kwargs).lower()
@@ -90,20 +107,67 @@ class Tag(CleanText):
         return tag
 
 
-class UtcDateTime(fields.AwareDateTime):
-    """An RFC 3339 timestamp that must carry an offset; converted to UTC."""
+# RFC 3339 section 5.6 date-time, and nothing else that datetime.fromisoformat would take
+# (week dates, ordinal dates, compact forms, offsets with seconds): at most microseconds.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
+)
+_NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?", re.ASCII)
+# What a raw "+01:00" becomes in a query string: the "+" arrives as a space.
+_PLUS_AS_SPACE = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)? \d{2}:\d{2}", re.ASCII
+)
+_TOO_PRECISE = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}\.\d{7,}(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+EXAMPLE_TIMESTAMP = "2026-01-24T10:00:00Z"
 
-    default_error_messages = {"range": "Must be between years 1 and 9999 in UTC."}
+
+class UtcDateTime(fields.AwareDateTime):
+    """An RFC 3339 timestamp that must carry an offset; converted to UTC.
+
+    Only RFC 3339's own form is taken, with at most 6 fractional digits (the microseconds
+    PostgreSQL stores): more digits are refused rather than silently cut. Each message says
+    what to send instead.
+    """
+
+    default_error_messages = {
+        "invalid": "{name} must be an RFC 3339 timestamp with an offset, e.g. {example}.",
+        "naive": "{name} needs a UTC offset, e.g. {example}.",
+        "plus_as_space": (
+            "{name} looks like a timestamp whose '+' arrived as a space: in a URL write "
+            "'+' as %2B, e.g. 2026-01-24T10:00:00%2B01:00."
+        ),
+        "precision": (
+            "{name} takes at most 6 fractional digits of a second (microseconds), "
+            "e.g. 2026-01-24T10:00:00.123456Z."
+        ),
+        "range": "{name} must be between years 1 and 9999 in UTC.",
+    }
+
+    def _fail(self, key: str, attr: str | None) -> ValidationError:
+        name = self.data_key or attr or self.name or "timestamp"
+        return self.make_error(key, name=name, example=EXAMPLE_TIMESTAMP)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        # datetime.fromisoformat skips some stray characters (e.g. a NUL before the offset).
-        if isinstance(value, str) and _CONTROL.search(value):
-            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
-        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+            text = value if isinstance(value, str) else ""
+            if _NAIVE.fullmatch(text):
+                raise self._fail("naive", attr)
+            if _PLUS_AS_SPACE.fullmatch(text):
+                raise self._fail("plus_as_space", attr)
+            if _TOO_PRECISE.fullmatch(text):
+                raise self._fail("precision", attr)
+            raise self._fail("invalid", attr)
+        try:
+            moment = datetime.fromisoformat(value.upper())
+        except ValueError:  # month 13, hour 24, February 30...
+            raise self._fail("invalid", attr) from None
         try:
             return moment.astimezone(UTC)
         except OverflowError:
-            raise self.make_error("range") from None
+            raise self._fail("range", attr) from None
 
 
 class TaskWrite(Schema):
@@ -112,7 +176,7 @@ class TaskWrite(Schema):
     class Meta:
         unknown = RAISE
 
-    title = CleanText(required=True, validate=validate.Length(min=1, max=200))
+    title = CleanText(required=True, validate=TrimmedLength(min=1, max=200))
     description = CleanText(
         allow_none=True, trim=False, allow_line_breaks=True, validate=validate.Length(max=1000)
     )
