@@ -207,10 +207,12 @@ PROBLEMS: dict[int, dict[str, Any]] = {
         "Idempotency-Key with a different request.",
         schema="ValidationProblem",
     ),
+    414: _problem("The request line is longer than 4,094 bytes (refused before the app sees it)."),
     429: _problem(
         "Past the rate limit; retry after `Retry-After` seconds.",
         **{"Retry-After": "Retry-After"},
     ),
+    431: _problem("A header field is too large (refused before the app sees it)."),
     500: _problem("Unexpected; logged with the request id."),
     503: _problem(
         "The database is unreachable, frozen or overloaded; retry after `Retry-After`.",
@@ -225,7 +227,10 @@ NOT_MODIFIED = {
 
 # Authentication is optional (off unless configured): `{}` admits anonymous requests.
 API_SECURITY: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
-API_ERRORS = (401, 403, 422, 429, 500, 503)
+# Any request may be refused by the HTTP server before routing: too long a request line
+# (414) or too large a header field (431).
+SERVER_ERRORS = (414, 431)
+API_ERRORS = (401, 403, 422, 429, 500, 503, *SERVER_ERRORS)
 # On every answer under /api/ (the rate limit applies to all of them, errors included).
 RATE_LIMIT_HEADERS = {"RateLimit-Policy": "RateLimit-Policy", "RateLimit": "RateLimit"}
 BODY_ERRORS = (400, 413, 415)
@@ -251,10 +256,31 @@ def _task(description: str, *, replayable: bool = True, **headers: str) -> dict[
     return _ok(description, "Task", ETag="ETag", **headers, **extra)
 
 
-def _body(schema: Any, *, required: bool = True, merge_patch: bool = False) -> dict[str, Any]:
-    content: dict[str, Any] = {JSON: {"schema": schema}}
+# Realistic bodies for Swagger UI's "Try it out" (a due date in the future, real words).
+CREATE_EXAMPLE = {
+    "title": "Buy milk",
+    "description": "2 litres, semi-skimmed",
+    "priority": "high",
+    "due_at": "2027-01-24T09:00:00Z",
+    "tags": ["home", "shopping"],
+}
+UPDATE_EXAMPLE = {"title": "Buy oat milk", "due_at": "2027-01-25T18:00:00+01:00"}
+COMPLETION_EXAMPLE = {"completed": True}
+
+
+def _body(
+    schema: Any,
+    example: dict[str, Any] | None = None,
+    *,
+    required: bool = True,
+    merge_patch: bool = False,
+) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    content: dict[str, Any] = {JSON: media}
     if merge_patch:
-        content[MERGE_PATCH_JSON] = {"schema": schema}
+        content[MERGE_PATCH_JSON] = dict(media)
     return {"required": required, "content": content}
 
 
@@ -308,7 +334,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 "createTask",
                 "Create a task",
                 parameters=("Idempotency-Key",),
-                requestBody=_body("TaskCreate"),
+                requestBody=_body("TaskCreate", CREATE_EXAMPLE),
                 responses={"201": _task("The created task.", Location="Location")},
                 errors=(*BODY_ERRORS, 409),
             ),
@@ -329,7 +355,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 "completeTasks",
                 "Set `completed` on the user's tasks that match `status`",
                 parameters=({"in": "query", "schema": out.BulkQueryContract}, "Idempotency-Key"),
-                requestBody=_body("Completion"),
+                requestBody=_body("Completion", COMPLETION_EXAMPLE),
                 responses={
                     "200": _ok(
                         "How many tasks changed.",
@@ -358,7 +384,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 description="Omitted fields keep their values; an empty object is a 422; "
                 "values equal to the current ones leave the task (and its version) unchanged.",
                 parameters=task_write,
-                requestBody=_body("TaskUpdate"),
+                requestBody=_body("TaskUpdate", UPDATE_EXAMPLE),
                 responses={"200": _task("The updated task.")},
                 errors=(*BODY_ERRORS, 404, 409, 412),
             ),
@@ -368,7 +394,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 description="Same as PUT (JSON merge patch: `null` clears a nullable field); "
                 "also accepts `application/merge-patch+json`.",
                 parameters=task_write,
-                requestBody=_body("TaskUpdate", merge_patch=True),
+                requestBody=_body("TaskUpdate", UPDATE_EXAMPLE, merge_patch=True),
                 responses={"200": _task("The updated task.")},
                 errors=(*BODY_ERRORS, 404, 409, 412),
             ),
@@ -388,7 +414,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 description='No body toggles `completed`; `{"completed": bool}` sets it '
                 "(idempotent).",
                 parameters=task_write,
-                requestBody=_body("Completion", required=False),
+                requestBody=_body("Completion", COMPLETION_EXAMPLE, required=False),
                 responses={"200": _task("The task.")},
                 errors=(*BODY_ERRORS, 404, 409, 412),
             ),
@@ -412,10 +438,13 @@ def _operational_paths() -> dict[str, dict[str, Any]]:
             "summary": summary,
             "description": "Checks within 1 s that the database answers and its schema is current.",
             "tags": ["operations"],
-            "responses": {
-                "200": _ok("Healthy.", "Health"),
-                "503": _ok("Unhealthy.", "Health", **{"Retry-After": "Retry-After"}),
-            },
+            "responses": _responses(
+                {
+                    "200": _ok("Healthy.", "Health"),
+                    "503": _ok("Unhealthy.", "Health", **{"Retry-After": "Retry-After"}),
+                },
+                *SERVER_ERRORS,
+            ),
         }
 
     def simple(operation_id: str, summary: str, tag: str, ok: dict[str, Any]) -> dict[str, Any]:
@@ -423,7 +452,7 @@ def _operational_paths() -> dict[str, dict[str, Any]]:
             "operationId": operation_id,
             "summary": summary,
             "tags": [tag],
-            "responses": {"200": ok},
+            "responses": _responses({"200": ok}, *SERVER_ERRORS),
         }
 
     text = {"type": "string"}
@@ -507,8 +536,10 @@ def build_spec() -> APISpec:
     for name, (location, parameter) in {**PARAMETERS, **hooks.PARAMETERS}.items():
         spec.components.parameter(name, location, parameter)
     for status, response in PROBLEMS.items():
-        # Problems are answered only under /api/, so each carries the rate-limit headers.
-        response = {**response, "headers": {**response["headers"], **RATE_LIMIT_HEADERS}}
+        # The app answers problems only under /api/, so each carries the rate-limit headers;
+        # the HTTP server's own refusals (414, 431) come before the app and carry none.
+        if status not in SERVER_ERRORS:
+            response = {**response, "headers": {**response["headers"], **RATE_LIMIT_HEADERS}}
         spec.components.response(str(status), response)
     spec.components.security_scheme(
         "bearerAuth",

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.api.schemas import INT32_MAX, INT32_MIN, MAX_SEARCH_TERMS, PRIORITIES, TaskWrite
+from service.api.schemas import (
+    INT32_MAX,
+    INT32_MIN,
+    MAX_SEARCH_TERMS,
+    PRIORITIES,
+    Tag,
+    TaskWrite,
+    UtcDateTime,
+)
 
 TIMESTAMP_EXAMPLE = "2026-01-24T10:00:00.123456Z"
 STATUS_FILTERS = ("all", "pending", "completed")
@@ -63,15 +71,27 @@ def _read_only_fields(*, required: bool) -> dict[str, fields.Field]:
 class TaskFields(Schema):
     """The client-settable fields of a task as the service returns them."""
 
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(required=True, allow_none=True, validate=validate.Length(max=1000))
-    completed = fields.Boolean(required=True)
-    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES))
+    title = fields.String(
+        required=True, validate=validate.Length(min=1, max=200), metadata={"example": "Buy milk"}
+    )
+    description = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(max=1000),
+        metadata={"example": "2 litres, semi-skimmed"},
+    )
+    completed = fields.Boolean(required=True, metadata={"example": False})
+    priority = fields.String(
+        required=True,
+        validate=validate.OneOf(PRIORITIES),
+        metadata={"description": "Ranks low < normal < high.", "example": "high"},
+    )
     due_at = _timestamp("When the task is due.", allow_none=True, required=True)
     tags = fields.List(
         fields.String(validate=validate.Length(min=1, max=32)),
         required=True,
-        metadata={"description": "De-duplicated and sorted."},
+        validate=validate.Length(max=20),
+        metadata={"description": "Lower-cased, de-duplicated and sorted.", "example": ["home"]},
     )
     order = fields.Integer(
         required=True,
@@ -181,18 +201,25 @@ class ListQueryContract(Schema):
     )
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     tag = fields.List(
-        fields.String(validate=validate.Length(min=1, max=32)),
-        metadata={"description": "Repeatable; the task must carry every tag given."},
+        Tag(),
+        validate=validate.Length(max=20),
+        metadata={"description": "Repeatable, at most 20; the task must carry every tag given."},
     )
     q = fields.String(
+        validate=validate.Length(max=500),
         metadata={
             "description": "Case-insensitive search: every whitespace-separated term must "
-            "occur in the title or the description. At most 500 characters and "
-            f"{MAX_SEARCH_TERMS} distinct terms (a repeated term counts once)."
+            "occur in the title or the description; `%` and `_` are literal. At most 500 "
+            f"characters and {MAX_SEARCH_TERMS} distinct terms (a repeated term counts once).",
+            "example": "milk",
         },
     )
-    due_before = fields.AwareDateTime(metadata={"description": "`due_at < due_before`."})
-    due_after = fields.AwareDateTime(metadata={"description": "`due_at >= due_after`."})
+    due_before = UtcDateTime(
+        metadata={"description": "`due_at < due_before`. In a URL write `+` as `%2B`."}
+    )
+    due_after = UtcDateTime(
+        metadata={"description": "`due_at >= due_after`. In a URL write `+` as `%2B`."}
+    )
     sort = fields.String(
         load_default="created_at",
         validate=validate.OneOf(SORTS),
@@ -208,7 +235,8 @@ class ListQueryContract(Schema):
         metadata={"description": "Page size."},
     )
     cursor = fields.String(
-        metadata={"description": "Opaque; taken from the `Link` header of the previous page."}
+        validate=validate.Length(min=1, max=4096),
+        metadata={"description": "Opaque; taken from the `Link` header of the previous page."},
     )
 
 

@@ -75,6 +75,10 @@ class CleanText(fields.String):
         return text.strip() if self._trim else text
 
 
+# For the OpenAPI document: one run of non-space characters, spaces around it trimmed.
+TAG_PATTERN = r"^\s*\S+\s*$"
+
+
 class TrimmedLength(validate.Length):
     """A length bound on text the schema trimmed first, saying so when the text is too short.
 
@@ -98,7 +102,14 @@ class Tag(CleanText):
     default_error_messages = {"whitespace": "Must not contain whitespace."}
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=TrimmedLength(min=1, max=32), **kwargs)
+        metadata = {
+            "description": "Trimmed and lower-cased; then 1-32 characters, no whitespace "
+            "inside, no control characters.",
+            "pattern": TAG_PATTERN,
+            "example": "home",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(validate=TrimmedLength(min=1, max=32), metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         tag = super()._deserialize(value, attr, data, **kwargs).lower()
@@ -109,10 +120,8 @@ class Tag(CleanText):
 
 # RFC 3339 section 5.6 date-time, and nothing else that datetime.fromisoformat would take
 # (week dates, ordinal dates, compact forms, offsets with seconds): at most microseconds.
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})",
-    re.ASCII,
-)
+RFC3339_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
+_RFC3339 = re.compile(RFC3339_PATTERN, re.ASCII)
 _NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?", re.ASCII)
 # What a raw "+01:00" becomes in a query string: the "+" arrives as a space.
 _PLUS_AS_SPACE = re.compile(
@@ -145,6 +154,14 @@ class UtcDateTime(fields.AwareDateTime):
         ),
         "range": "{name} must be between years 1 and 9999 in UTC.",
     }
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "pattern": RFC3339_PATTERN,
+            "example": "2027-01-24T09:00:00Z",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
 
     def _fail(self, key: str, attr: str | None) -> ValidationError:
         name = self.data_key or attr or self.name or "timestamp"
