@@ -89,12 +89,29 @@ class ScratchDatabases:
     def drop_all(self) -> None:
         """Drop every database this object created."""
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            if citus_nodes(conn):
+            nodes = citus_nodes(conn)
+            if nodes:
                 conn.execute("SET citus.enable_create_database_propagation = on")
+                # WITH (FORCE) ends the sessions on the coordinator only; a worker still
+                # serving one (a test that killed its client) would refuse the DROP.
+                end_sessions_on_workers(self.admin_url, nodes, self._created)
             for name in self._created:
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
+
+
+def waiting_on_a_lock(conn: psycopg.Connection) -> bool:
+    """Tell whether a backend of this database waits on a lock (on any node of a Citus cluster).
+
+    On Citus a write waits on the worker that holds the row, not on the coordinator.
+    """
+    citus = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone()
+    view = "citus_stat_activity" if citus else "pg_stat_activity"
+    query = sql.SQL(
+        "SELECT 1 FROM {} WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    ).format(sql.Identifier(view))
+    return conn.execute(query).fetchone() is not None
 
 
 def citus_nodes(conn: psycopg.Connection) -> list[tuple[str, int, bool]]:
@@ -105,6 +122,22 @@ def citus_nodes(conn: psycopg.Connection) -> list[tuple[str, int, bool]]:
         "SELECT nodename, nodeport, groupid = 0 FROM pg_dist_node WHERE isactive ORDER BY groupid"
     ).fetchall()
     return [(host, port, coordinator) for host, port, coordinator in rows]
+
+
+def end_sessions_on_workers(
+    admin_url: str, nodes: list[tuple[str, int, bool]], databases: list[str]
+) -> None:
+    """End the sessions on the Citus workers' copies of `databases`."""
+    for host, port, coordinator in nodes:
+        if coordinator:
+            continue
+        with psycopg.connect(
+            psycopg.conninfo.make_conninfo(admin_url, host=host, port=port), autocommit=True
+        ) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY(%s)",
+                (databases,),
+            )
 
 
 def join_citus_cluster(url: str, nodes: list[tuple[str, int, bool]]) -> None:

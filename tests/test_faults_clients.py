@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from tests.conftest import waiting_on_a_lock
 from tests.faultkit import Gunicorn, call
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -271,12 +272,12 @@ def test_requests_sent_on_kept_alive_connections_while_the_worker_is_busy_are_an
             assert _response(sock)[0] == 200  # now kept alive, idle
         busy = socket.create_connection(("127.0.0.1", server.port), timeout=15)
         with db.transaction():
-            db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
+            db.execute(
+                "SELECT 1 FROM tasks WHERE user_id = %s AND id = %s FOR UPDATE", (user, task["id"])
+            )
             busy.sendall(_request("PATCH", f"/api/{user}/tasks/{task['id']}", {"title": "x"}))
             deadline = time.monotonic() + 10
-            while not db.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            ).fetchone():
+            while not waiting_on_a_lock(db):
                 assert time.monotonic() < deadline, "the PATCH never waited on the lock"
                 time.sleep(0.02)
             # The worker is busy: these whole requests wait in the kernel...

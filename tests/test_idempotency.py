@@ -12,7 +12,7 @@ import pytest
 from webtest import TestApp
 
 from service.server.bootstrap import build
-from tests.conftest import make_config
+from tests.conftest import make_config, waiting_on_a_lock
 
 
 def key() -> str:
@@ -298,7 +298,7 @@ def test_a_repeat_while_the_first_is_running_is_409_then_replays(api, database_u
         first = pool.submit(first_client.patch, path, headers=keyed(k))
         try:
             deadline = time.monotonic() + 5
-            while not _waiting_on_a_lock(db) and time.monotonic() < deadline:
+            while not waiting_on_a_lock(db) and time.monotonic() < deadline:
                 time.sleep(0.01)
             second = api.app.patch(path, headers=keyed(k), status=409)
             assert second.content_type == "application/problem+json"
@@ -311,14 +311,6 @@ def test_a_repeat_while_the_first_is_running_is_409_then_replays(api, database_u
     assert third.headers["Idempotent-Replayed"] == "true"
     row = db.execute("SELECT completed, version FROM tasks WHERE id = %s", (task["id"],)).fetchone()
     assert row == {"completed": True, "version": 2}
-
-
-def _waiting_on_a_lock(db) -> bool:
-    row = db.execute(
-        "SELECT count(*) AS n FROM pg_stat_activity"
-        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    ).fetchone()
-    return row["n"] > 0
 
 
 def run_together(app: TestApp, count: int, request) -> list:

@@ -35,6 +35,7 @@ from service.server.keepalive_worker import (
     KeepAliveWorker,
     forget_worker,
 )
+from tests.conftest import waiting_on_a_lock
 from tests.test_gunicorn import Server, json_lines, start_server, wait_for
 from tests.test_gunicorn_worker import _raw_exchange, _server_socket_inode
 
@@ -718,12 +719,7 @@ def test_a_stopping_worker_answers_the_connections_still_in_its_listen_queue(
                     "SELECT 1 FROM tasks WHERE user_id = %s AND id = %s FOR UPDATE", (user, task)
                 )
                 busy.sendall(_request("PATCH", f"/api/{user}/tasks/{task}", {"title": "x"}))
-                wait_for(
-                    lambda: db.execute(
-                        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    ).fetchone(),
-                    "the PATCH to wait on the lock",
-                )
+                wait_for(lambda: waiting_on_a_lock(db), "the PATCH to wait on the lock")
                 # ...so this connection waits in the listen queue, not yet accepted...
                 late = _connect(srv)
                 late.sendall(_request("GET", "/livez"))

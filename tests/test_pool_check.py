@@ -74,7 +74,7 @@ def _kill_pool_connections(rt, db: psycopg.Connection) -> None:
     with rt.pool.connection() as conn:
         pid = conn.info.backend_pid
     # With a timeout, pg_terminate_backend waits until the backend is gone (PostgreSQL 14+).
-    assert db.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,)).fetchone()[
+    assert db.execute("SELECT pg_terminate_backend(%s::integer, 5000)", (pid,)).fetchone()[
         "pg_terminate_backend"
     ]
 

@@ -308,8 +308,8 @@ def test_a_late_outcome_of_a_lost_claim_records_nothing(insecure_app, outbox, jo
         event_id = outbox.emit(user_id, "task.created", {})
     row = db.execute(
         "SELECT d.*, e.type, e.occurred_at, e.data, w.url, w.secret, d.webhook_id::text AS wid "
-        "FROM webhook_deliveries d JOIN events e ON e.id = d.event_id "
-        "JOIN webhooks w ON w.id = d.webhook_id WHERE d.event_id = %s",
+        "FROM webhook_deliveries d JOIN events e ON e.user_id = d.user_id AND e.id = d.event_id "
+        "JOIN webhooks w ON w.user_id = d.user_id AND w.id = d.webhook_id WHERE d.event_id = %s",
         (event_id,),
     ).fetchone()
     # Another worker took it over (attempt 2) after this one's lease (attempt 1) ran out.
