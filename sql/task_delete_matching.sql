@@ -1,4 +1,26 @@
--- Delete every task of one user that matches the status filter (NULL: all of them).
-DELETE FROM tasks
-WHERE user_id = %(user_id)s
-  AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
+-- Delete every task of one user that matches the status filter (NULL: all of them), each with
+-- its sub-tree (a pending task's completed sub-tasks go with it). The row count includes the
+-- sub-tasks. With no filter every task matches, so no sub-tree needs walking.
+WITH RECURSIVE matching AS (
+    SELECT id, list_id
+    FROM tasks
+    WHERE user_id = %(user_id)s
+      AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
+      AND deleted_at IS NULL
+),
+subtree (id, list_key, depth) AS (
+    SELECT id, coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid), 0
+    FROM matching
+    UNION ALL
+    SELECT c.id, s.list_key, s.depth + 1
+    FROM subtree AS s, tasks AS c
+    WHERE %(completed)s::boolean IS NOT NULL
+      AND c.user_id = %(user_id)s
+      AND coalesce(c.list_id, '00000000-0000-0000-0000-000000000000'::uuid) = s.list_key
+      AND coalesce(c.parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = s.id
+      AND s.depth < 8
+)
+DELETE FROM tasks AS t
+USING (SELECT DISTINCT id FROM subtree) AS s
+WHERE t.user_id = %(user_id)s
+  AND t.id = s.id

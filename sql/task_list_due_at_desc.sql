@@ -13,6 +13,8 @@ SELECT id::text AS id, user_id, title, description, completed,
        tags, "order", version,
        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
        to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at,
+       list_id::text AS list_id, parent_id::text AS parent_id, position, time_zone, due_date,
+       to_char(deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deleted_at,
        coalesce(due_at, due_date_start) AS sort_key
 FROM tasks
 WHERE user_id = %(user_id)s
@@ -24,6 +26,11 @@ WHERE user_id = %(user_id)s
   AND (%(q_lead)s::text IS NULL
        OR ((title || ' ' || coalesce(description, '')) ILIKE %(q_lead)s::text
            AND (title || ' ' || coalesce(description, '')) ILIKE ALL (%(q_rest)s::text[])))
+  AND (%(list_key)s::uuid IS NULL
+       OR coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid) = %(list_key)s::uuid)
+  AND (%(parent_key)s::uuid IS NULL
+       OR coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = %(parent_key)s::uuid)
+  AND deleted_at IS NULL
   AND (%(after_id)s::uuid IS NULL
        OR (coalesce(due_at, due_date_start, '-infinity'::timestamptz), id) < (coalesce(%(after_key)s::timestamptz, '-infinity'::timestamptz), %(after_id)s::uuid))
 -- tasks.: a bare name in ORDER BY would mean the text output column, not the indexed one.

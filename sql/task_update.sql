@@ -1,47 +1,148 @@
--- Apply the given fields to one task of one user and return it.
+-- Apply the given fields to one task of one user, cascade a change of completion to its
+-- sub-tree and ancestors (see task_toggle.sql), and return the task.
 -- Each field comes with set_<field>: false keeps the stored value (the field was omitted).
 -- Only a real change writes: no row comes back when nothing would change (or no such task),
 -- so version and updated_at move exactly when a value does.
 -- if_versions (If-Match) makes the write conditional on the version in this same statement;
--- NULL means unconditional. completed_at: completion_time, not a CASE around now() (Citus
--- refuses a non-IMMUTABLE function inside CASE/COALESCE of an UPDATE).
+-- NULL means unconditional. list_id, parent_id and position arrive already checked (the
+-- parent in the same list, depth, no cycle); moving the sub-tree with its root is
+-- task_move_subtree's. due_date_start is computed by the caller from the task's zone.
+-- completion_time, not a CASE around now(), and utc_text, not to_char: Citus refuses
+-- non-IMMUTABLE functions in CASE/COALESCE of a write and in its RETURNING (migration 0006).
 -- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
--- always 6 fractional digits): formatting them here saves building a UUID or datetime
--- object for each value in Python and formatting it again. utc_text, not to_char: Citus
--- takes only IMMUTABLE functions in a write's RETURNING (migration 0006).
-UPDATE tasks AS t
-SET title        = CASE WHEN p.set_title THEN p.title ELSE t.title END,
-    description  = CASE WHEN p.set_description THEN p.description ELSE t.description END,
-    completed    = CASE WHEN p.set_completed THEN p.completed ELSE t.completed END,
-    completed_at = completion_time(CASE WHEN p.set_completed THEN p.completed ELSE t.completed END,
-                                   t.completed_at, now()),
-    priority     = CASE WHEN p.set_priority THEN p.priority ELSE t.priority END,
-    due_at       = CASE WHEN p.set_due_at THEN p.due_at ELSE t.due_at END,
-    tags         = CASE WHEN p.set_tags THEN p.tags ELSE t.tags END,
-    "order"      = CASE WHEN p.set_order THEN p."order" ELSE t."order" END,
-    version      = t.version + 1,
-    updated_at   = now()
-FROM (SELECT %(set_title)s::boolean AS set_title, %(title)s::text AS title,
-             %(set_description)s::boolean AS set_description, %(description)s::text AS description,
-             %(set_completed)s::boolean AS set_completed, %(completed)s::boolean AS completed,
-             %(set_priority)s::boolean AS set_priority, %(priority)s::task_priority AS priority,
-             %(set_due_at)s::boolean AS set_due_at, %(due_at)s::timestamptz AS due_at,
-             %(set_tags)s::boolean AS set_tags, %(tags)s::text[] AS tags,
-             %(set_order)s::boolean AS set_order, %(order)s::integer AS "order") AS p
-WHERE t.user_id = %(user_id)s
-  AND t.id = %(task_id)s
-  AND (%(if_versions)s::integer[] IS NULL OR t.version = ANY (%(if_versions)s::integer[]))
-  AND (   (p.set_title AND p.title IS DISTINCT FROM t.title)
-       OR (p.set_description AND p.description IS DISTINCT FROM t.description)
-       OR (p.set_completed AND p.completed IS DISTINCT FROM t.completed)
-       OR (p.set_priority AND p.priority IS DISTINCT FROM t.priority)
-       OR (p.set_due_at AND p.due_at IS DISTINCT FROM t.due_at)
-       OR (p.set_tags AND p.tags IS DISTINCT FROM t.tags)
-       OR (p.set_order AND p."order" IS DISTINCT FROM t."order"))
-RETURNING t.id::text AS id, t.user_id, t.title, t.description, t.completed,
-          utc_text(t.completed_at) AS completed_at,
-          t.priority,
-          utc_text(t.due_at) AS due_at,
-          t.tags, t."order", t.version,
-          utc_text(t.created_at) AS created_at,
-          utc_text(t.updated_at) AS updated_at
+-- always 6 fractional digits), formatted in the outer SELECT: formatting them here saves
+-- building a UUID or datetime object for each value in Python and formatting it again.
+WITH RECURSIVE before AS (
+    SELECT completion_id
+    FROM tasks
+    WHERE user_id = %(user_id)s
+      AND id = %(task_id)s
+),
+changed AS (
+    UPDATE tasks AS t
+    SET title         = CASE WHEN p.set_title THEN p.title ELSE t.title END,
+        description   = CASE WHEN p.set_description THEN p.description ELSE t.description END,
+        completed     = CASE WHEN p.set_completed THEN p.completed ELSE t.completed END,
+        completed_at  = completion_time(CASE WHEN p.set_completed THEN p.completed
+                                             ELSE t.completed END,
+                                        t.completed_at, now()),
+        completion_id = CASE WHEN NOT p.set_completed THEN t.completion_id
+                         WHEN p.completed THEN coalesce(t.completion_id, p.completion_id) END,
+        priority      = CASE WHEN p.set_priority THEN p.priority ELSE t.priority END,
+        due_at        = CASE WHEN p.set_due_at THEN p.due_at ELSE t.due_at END,
+        tags          = CASE WHEN p.set_tags THEN p.tags ELSE t.tags END,
+        "order"       = CASE WHEN p.set_order THEN p."order" ELSE t."order" END,
+        list_id       = CASE WHEN p.set_list_id THEN p.list_id ELSE t.list_id END,
+        parent_id     = CASE WHEN p.set_parent_id THEN p.parent_id ELSE t.parent_id END,
+        position      = CASE WHEN p.set_position THEN p.position ELSE t.position END,
+        time_zone     = CASE WHEN p.set_time_zone THEN p.time_zone ELSE t.time_zone END,
+        due_date      = CASE WHEN p.set_due_date THEN p.due_date ELSE t.due_date END,
+        due_date_start = CASE WHEN p.set_due_date_start THEN p.due_date_start ELSE t.due_date_start END,
+        version       = t.version + 1,
+        updated_at    = now()
+    FROM (SELECT %(set_title)s::boolean AS set_title, %(title)s::text AS title,
+                 %(set_description)s::boolean AS set_description, %(description)s::text AS description,
+                 %(set_completed)s::boolean AS set_completed, %(completed)s::boolean AS completed,
+                 %(set_priority)s::boolean AS set_priority, %(priority)s::task_priority AS priority,
+                 %(set_due_at)s::boolean AS set_due_at, %(due_at)s::timestamptz AS due_at,
+                 %(set_tags)s::boolean AS set_tags, %(tags)s::text[] AS tags,
+                 %(set_order)s::boolean AS set_order, %(order)s::integer AS "order",
+                 %(set_list_id)s::boolean AS set_list_id, %(list_id)s::uuid AS list_id,
+                 %(set_parent_id)s::boolean AS set_parent_id, %(parent_id)s::uuid AS parent_id,
+                 %(set_position)s::boolean AS set_position, %(position)s::text AS position,
+                 %(set_time_zone)s::boolean AS set_time_zone, %(time_zone)s::text AS time_zone,
+                 %(set_due_date)s::boolean AS set_due_date, %(due_date)s::date AS due_date,
+                 %(set_due_date_start)s::boolean AS set_due_date_start,
+                 %(due_date_start)s::timestamptz AS due_date_start,
+                 %(completion_id)s::uuid AS completion_id) AS p
+    WHERE t.user_id = %(user_id)s
+      AND t.id = %(task_id)s
+      AND t.deleted_at IS NULL
+      AND (%(if_versions)s::integer[] IS NULL OR t.version = ANY (%(if_versions)s::integer[]))
+      AND (   (p.set_title AND p.title IS DISTINCT FROM t.title)
+           OR (p.set_description AND p.description IS DISTINCT FROM t.description)
+           OR (p.set_completed AND p.completed IS DISTINCT FROM t.completed)
+           OR (p.set_priority AND p.priority IS DISTINCT FROM t.priority)
+           OR (p.set_due_at AND p.due_at IS DISTINCT FROM t.due_at)
+           OR (p.set_tags AND p.tags IS DISTINCT FROM t.tags)
+           OR (p.set_order AND p."order" IS DISTINCT FROM t."order")
+           OR (p.set_list_id AND p.list_id IS DISTINCT FROM t.list_id)
+           OR (p.set_parent_id AND p.parent_id IS DISTINCT FROM t.parent_id)
+           OR (p.set_position AND p.position IS DISTINCT FROM t.position)
+           OR (p.set_time_zone AND p.time_zone IS DISTINCT FROM t.time_zone)
+           OR (p.set_due_date AND p.due_date IS DISTINCT FROM t.due_date))
+    RETURNING t.*
+),
+-- Cascade (only when the statement changed completion, cascade = true): completing a task
+-- closes its open descendants and stamps them with the task's completion_id; reopening it
+-- reopens exactly the descendants stamped with the completion_id it had, and reopens its
+-- completed ancestors (a completed task never has an open descendant). Children are found
+-- through tasks_user_tree_idx: a sub-task is always in its parent's list.
+descendants (id, list_key, depth) AS (
+    SELECT c.id, coalesce(c.list_id, '00000000-0000-0000-0000-000000000000'::uuid), 1
+    FROM changed, tasks AS c
+    WHERE %(cascade)s::boolean
+      AND c.user_id = %(user_id)s
+      AND coalesce(c.list_id, '00000000-0000-0000-0000-000000000000'::uuid) = coalesce(changed.list_id, '00000000-0000-0000-0000-000000000000'::uuid)
+      AND coalesce(c.parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = changed.id
+    UNION ALL
+    SELECT c.id, d.list_key, d.depth + 1
+    FROM descendants AS d, tasks AS c
+    WHERE c.user_id = %(user_id)s
+      AND coalesce(c.list_id, '00000000-0000-0000-0000-000000000000'::uuid) = d.list_key
+      AND coalesce(c.parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = d.id
+      AND d.depth < 8
+),
+ancestors (id, parent_id, depth) AS (
+    SELECT p.id, p.parent_id, 1
+    FROM changed, tasks AS p
+    WHERE %(cascade)s::boolean AND NOT changed.completed
+      AND p.user_id = %(user_id)s AND p.id = changed.parent_id
+    UNION ALL
+    SELECT p.id, p.parent_id, a.depth + 1
+    FROM ancestors AS a, tasks AS p
+    WHERE p.user_id = %(user_id)s AND p.id = a.parent_id AND a.depth < 8
+),
+closed AS (
+    UPDATE tasks AS c
+    SET completed     = true,
+        completed_at  = changed.completed_at,
+        completion_id = changed.completion_id,
+        version       = c.version + 1,
+        updated_at    = changed.updated_at
+    FROM changed, descendants AS d
+    WHERE changed.completed
+      AND c.user_id = %(user_id)s
+      AND c.id = d.id
+      AND NOT c.completed
+      AND c.deleted_at IS NULL
+    RETURNING c.id
+),
+reopened AS (
+    UPDATE tasks AS c
+    SET completed     = false,
+        completed_at  = NULL,
+        completion_id = NULL,
+        version       = c.version + 1,
+        updated_at    = changed.updated_at
+    FROM changed
+    WHERE NOT changed.completed
+      AND c.user_id = %(user_id)s
+      AND c.completed
+      AND c.deleted_at IS NULL
+      AND (c.id IN (SELECT id FROM ancestors)
+           OR (c.completion_id = (SELECT completion_id FROM before)
+               AND c.id IN (SELECT id FROM descendants)))
+    RETURNING c.id
+)
+SELECT changed.id::text AS id, changed.user_id, changed.title, changed.description, changed.completed,
+       utc_text(changed.completed_at) AS completed_at,
+       changed.priority,
+       utc_text(changed.due_at) AS due_at,
+       changed.tags, changed."order", changed.version,
+       utc_text(changed.created_at) AS created_at,
+       utc_text(changed.updated_at) AS updated_at,
+       changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position, changed.time_zone,
+       changed.due_date,
+       utc_text(changed.deleted_at) AS deleted_at
+FROM changed

@@ -26,17 +26,22 @@ CONTRACT_REQUEST_HEADERS = (
     "Authorization",
     "X-Request-ID",
 )
-SAMPLE_PARAMS = {
-    "user_id": "alice",
-    "task_id": "00000000-0000-4000-8000-000000000000",
-    "webhook_id": "00000000-0000-4000-8000-000000000001",
-}
+
+
+class _SampleParams(dict):
+    """Path parameters for any route: alice, and a sample UUID for every id."""
+
+    def __missing__(self, key: str) -> str:
+        return "00000000-0000-4000-8000-000000000000"
+
+
+SAMPLE_PARAMS = _SampleParams(user_id="alice")
 
 
 def _routes(app) -> list[tuple[str, str]]:
     """Return (concrete path, method) for every non-default responder the app routes."""
     return [
-        (route.path.format(**SAMPLE_PARAMS), method.method)
+        (route.path.format_map(SAMPLE_PARAMS), method.method)
         for route in inspect.inspect_app(app).routes
         for method in route.methods
         if not method.internal

@@ -28,7 +28,14 @@ def test_create_returns_task_with_defaults(api):
         "version": 1,
         "created_at": task["created_at"],
         "updated_at": task["updated_at"],
+        "list_id": None,
+        "parent_id": None,
+        "position": task["position"],
+        "time_zone": None,
+        "due_date": None,
+        "deleted_at": None,
     }
+    assert isinstance(task["position"], str) and task["position"]
     assert RFC3339_UTC.match(task["created_at"])
     assert task["updated_at"] == task["created_at"]
 

@@ -8,6 +8,7 @@ keyset position, reading only the page's rows however deep the cursor is.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,7 @@ INDEXES = {
     "priority": ("tasks_user_priority_idx", "tasks_user_priority_idx"),
     "title": ("tasks_user_title_idx", "tasks_user_title_idx"),
     "order": ("tasks_user_order_asc_idx", "tasks_user_order_desc_idx"),
+    "position": ("tasks_user_tree_idx", "tasks_user_tree_idx"),
 }
 QUERIES = Queries.load()
 LIMIT = 50
@@ -184,3 +186,58 @@ def test_search_finds_the_same_tasks_with_or_without_an_index(seeded, key, desce
         )
     }
     assert len(found) == len(set(found)) and set(found) == expected and len(found) > 10
+
+
+NIL = uuid.UUID(int=0)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_sibling_group_in_position_order_is_one_range_of_the_tree_index(seeded, descending):
+    # list_id=inbox&parent_id=none&sort=position: the app's "open this list" page.
+    statement = Sort("position", descending).statement
+    after = seeded.execute(
+        QUERIES[statement], {**params(list_key=NIL, parent_key=NIL), "limit": 15000}
+    ).fetchall()[-1]
+    for position in (None, after):
+        plan = explain(seeded, statement, params(position, list_key=NIL, parent_key=NIL))
+        kinds = [node["Node Type"] for node in plan]
+        assert "Sort" not in kinds and "Incremental Sort" not in kinds, kinds
+        scans = [node for node in plan if node["Node Type"] == "Index Scan"]
+        assert [scan["Index Name"] for scan in scans] == ["tasks_user_tree_idx"]
+        assert "parent_id" in scans[0]["Index Cond"] and "list_id" in scans[0]["Index Cond"]
+        assert scans[0]["Actual Rows"] == LIMIT + 1
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_parent_filter_alone_reads_only_that_parents_children(seeded, descending):
+    statement = Sort("position", descending).statement
+    with seeded.transaction():
+        parent = seeded.execute(
+            "INSERT INTO tasks (user_id, title) VALUES (%s, 'parent') RETURNING id", (USER,)
+        ).fetchone()["id"]
+        seeded.execute(
+            "INSERT INTO tasks (user_id, title, parent_id) "
+            "SELECT %s, 'child ' || g, %s FROM generate_series(1, 300) AS g",
+            (USER, parent),
+        )
+        plan = explain(seeded, statement, params(parent_key=parent))
+        kinds = [node["Node Type"] for node in plan]
+        assert "Sort" not in kinds and "Incremental Sort" not in kinds, kinds
+        scans = [
+            n
+            for n in plan
+            if n["Node Type"] == "Index Scan" and n["Index Name"] == "tasks_user_tree_idx"
+        ]
+        page = [s for s in scans if s["Actual Rows"] == LIMIT + 1]
+        assert page and "parent_id" in page[0]["Index Cond"], scans
+        raise psycopg.Rollback()
+
+
+@pytest.mark.parametrize(("key", "descending"), sorted(STATEMENTS))
+def test_list_and_parent_filters_never_sort_the_users_whole_set(seeded, key, descending):
+    statement = Sort(key, descending).statement
+    plan = explain(seeded, statement, params(list_key=NIL, parent_key=NIL))
+    for node in plan:
+        if node["Node Type"] in {"Sort", "Incremental Sort"}:
+            # Only what the filter leaves may be sorted, never the user's 20,000 tasks.
+            assert node["Actual Rows"] < 20000, node

@@ -167,6 +167,8 @@ def test_request_bodies_are_the_validating_schemas():
         "version",
         "created_at",
         "updated_at",
+        "position",
+        "deleted_at",
     }
     patch = DOC["paths"]["/api/{user_id}/tasks/{task_id}"]["patch"]["requestBody"]["content"]
     assert set(patch) == {"application/json", "application/merge-patch+json"}

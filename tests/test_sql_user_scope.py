@@ -17,6 +17,8 @@ USER_TABLES = (
     "events",
     "webhook_deliveries",
     "webhook_delivery_attempts",
+    "lists",
+    "user_settings",
 )
 # The background worker's cross-user statements (sql/jobs/, loaded as "jobs/<name>") are
 # exempt from the request path's user_id rule, and held to the worker's own rules instead.

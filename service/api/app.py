@@ -18,15 +18,19 @@ from service.api.openapi import openapi_json
 from service.api.ratelimit import rate_limits
 from service.api.resources.docs import DOCS_STATIC, ApiDocs, DocsAssets, OpenApiDocument
 from service.api.resources.health import Health, Liveness
+from service.api.resources.lists import ListCollection, ListItem
+from service.api.resources.settings import UserSettings
 from service.api.resources.stats import TaskStats
-from service.api.resources.tasks import TaskCollection, TaskCompletion, TaskItem
+from service.api.resources.tasks import TaskCollection, TaskCompletion, TaskItem, TaskMove
 from service.api.resources.webhooks import WebhookCollection, WebhookDeliveries, WebhookItem
 from service.core.config import MAX_BODY_BYTES, Config
 from service.core.metrics import MetricsResource, PoolMetrics, RequestMetrics
 from service.data.deadline import RequestDeadline
 from service.data.health import DatabaseHealth
-from service.data.tasks import PreconditionFailed, TaskStore
+from service.data.preconditions import PreconditionFailed
+from service.data.tasks import TaskStore
 from service.data.webhooks import WebhookStore
+from service.domain.tree import RuleViolation
 
 
 def create_app(
@@ -75,13 +79,18 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app, config.retry_after_seconds)
     app.add_error_handler(PreconditionFailed, handle_precondition_failed)
+    app.add_error_handler(RuleViolation, errors.handle_rule_violation)
 
     cursors = CursorCodec.from_config(config, cursor_key or _no_stored_key)
     routes: list[tuple[str, object]] = [
         ("/api/{user_id}/tasks", TaskCollection(store, cursors)),
         ("/api/{user_id}/tasks/{task_id}", TaskItem(store)),
         ("/api/{user_id}/tasks/{task_id}/complete", TaskCompletion(store)),
+        ("/api/{user_id}/tasks/{task_id}/move", TaskMove(store)),
         ("/api/{user_id}/stats", TaskStats(store.listing)),
+        ("/api/{user_id}/lists", ListCollection(store.lists)),
+        ("/api/{user_id}/lists/{list_id}", ListItem(store.lists)),
+        ("/api/{user_id}/settings", UserSettings(store.settings)),
     ]
     if webhooks is not None:
         insecure = config.webhook_allow_insecure

@@ -17,7 +17,8 @@ from typing import Any
 
 import falcon
 
-from service.data.tasks import PreconditionFailed, Row
+from service.data.preconditions import PreconditionFailed
+from service.data.tasks import Row
 
 _VERSION_TAG = re.compile(r"[0-9]{1,10}")
 _MAX_VERSION = 2**31 - 1
@@ -53,5 +54,5 @@ def handle_precondition_failed(
 ) -> None:
     """Answer 412 when a conditional write found the task at another version."""
     raise falcon.HTTPPreconditionFailed(
-        description="The task has changed: If-Match does not match its current ETag."
+        description="It has changed: If-Match does not match its current ETag."
     )

@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 from service.api.media import dumps
 from service.core.metrics import count_database_error
 from service.data.breaker import BreakerOpen
+from service.domain.tree import RuleViolation
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -153,6 +154,13 @@ def handle_validation_error(
 ) -> None:
     """Turn a marshmallow error that escaped a resource into a 422 about the body."""
     _respond(req, resp, RequestValidationError.from_marshmallow(error, "body"))
+
+
+def handle_rule_violation(
+    req: falcon.Request, resp: falcon.Response, error: RuleViolation, params: dict[str, Any]
+) -> None:
+    """Answer 422 naming the body field a rule of the task model refused (list, parent...)."""
+    _respond(req, resp, RequestValidationError.single("body", error.field, error.message))
 
 
 def install(app: falcon.App, retry_after_seconds: int) -> None:

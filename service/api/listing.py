@@ -45,6 +45,8 @@ def filters_from_query(query: Mapping[str, Any]) -> Filters:
         terms=search_terms(query.get("q", "")),
         due_before=query.get("due_before"),
         due_after=query.get("due_after"),
+        list_key=query.get("list_id"),
+        parent_key=query.get("parent_id"),
     )
 
 
@@ -104,6 +106,18 @@ def _decode_key(sort: Sort, value: Any) -> Any:
         return value
     elif sort.key == "title" and isinstance(value, str) and _storable(value):
         return value
+    elif (
+        sort.key == "position"
+        and isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(part, str) for part in value)
+    ):
+        try:
+            UUID(value[0]), UUID(value[1])
+        except ValueError:
+            pass
+        else:
+            return value
     elif (
         sort.key == "order"
         and isinstance(value, int)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, BinaryIO
 
 import falcon
@@ -22,6 +22,9 @@ def _default(value: Any) -> str:
             # format timestamps in SQL, see sql/task_get.sql; this covers any other body.)
             return text[:-6] + "Z"
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    if isinstance(value, date):
+        # An all-day date (due_date): YYYY-MM-DD.
+        return value.isoformat()
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 

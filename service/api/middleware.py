@@ -60,7 +60,7 @@ class RequestId:
 
 
 class PathParams:
-    """Reject a malformed user_id or task_id with a 422; hand the responder a UUID task_id."""
+    """Reject a malformed user_id, task_id or list_id with a 422; hand the responder UUIDs."""
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
@@ -75,11 +75,12 @@ class PathParams:
                 "user_id",
                 "Must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ | : + -, and not . or ..",
             )
-        task_id = params.get("task_id")
-        if task_id is not None:
-            if not _UUID.fullmatch(task_id):
-                raise RequestValidationError.single("path", "task_id", "Must be a UUID.")
-            params["task_id"] = uuid.UUID(task_id)
+        for name in ("task_id", "list_id"):
+            value = params.get(name)
+            if value is not None:
+                if not _UUID.fullmatch(value):
+                    raise RequestValidationError.single("path", name, "Must be a UUID.")
+                params[name] = uuid.UUID(value)
 
 
 def check_host(host: str) -> None:

@@ -19,7 +19,7 @@ from marshmallow import Schema
 from service.api import openapi_schemas as out
 from service.api.media import MERGE_PATCH_JSON, dumps
 from service.api.middleware import _SANE_REQUEST_ID, _USER_ID
-from service.api.schemas import CompletionWrite, ListQuery
+from service.api.schemas import CompletionWrite, ListQuery, ListWrite, MoveWrite, SettingsWrite
 from service.core.config import MAX_BODY_BYTES
 
 OPENAPI_VERSION = "3.1.0"
@@ -31,6 +31,10 @@ TASKS = "/api/{user_id}/tasks"
 TASK = "/api/{user_id}/tasks/{task_id}"
 COMPLETION = "/api/{user_id}/tasks/{task_id}/complete"
 STATS = "/api/{user_id}/stats"
+MOVE = "/api/{user_id}/tasks/{task_id}/move"
+LISTS = "/api/{user_id}/lists"
+LIST = "/api/{user_id}/lists/{list_id}"
+SETTINGS = "/api/{user_id}/settings"
 
 DESCRIPTION = f"""\
 A per-user task (to-do) service. Every `/api/{{user_id}}/...` path belongs to the user
@@ -68,6 +72,9 @@ SCHEMAS: dict[str, type[Schema]] = {
     "Deleted": out.Deleted,
     "Updated": out.Updated,
     "Stats": out.Stats,
+    "List": out.ListFields,
+    "Settings": out.SettingsFields,
+    "Move": MoveWrite,
     "Health": out.Health,
     "Liveness": out.Liveness,
 }
@@ -79,7 +86,7 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": f"^{_SANE_REQUEST_ID.pattern}$"},
     },
     "ETag": {
-        "description": "Strong entity tag of the task (its version).",
+        "description": "Strong entity tag of the task or list (its version).",
         "schema": {"type": "string", "example": '"3"'},
     },
     "Location": {
@@ -140,6 +147,10 @@ PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
         "path",
         {"name": "task_id", "schema": {"type": "string", "format": "uuid"}},
     ),
+    "list_id": (
+        "path",
+        {"name": "list_id", "schema": {"type": "string", "format": "uuid"}},
+    ),
     "X-Request-ID": (
         "header",
         {
@@ -196,10 +207,13 @@ PROBLEMS: dict[int, dict[str, Any]] = {
         **{"WWW-Authenticate": "WWW-Authenticate"},
     ),
     403: _problem("The token's subject is not the `user_id` of the path."),
-    404: _problem("No such task for this user (or no such route)."),
+    404: _problem("No such task or list for this user (or no such route)."),
     405: _problem("The path does not support this method.", Allow="Allow"),
-    409: _problem("A request with the same Idempotency-Key is still in progress."),
-    412: _problem("If-Match does not match the task's current ETag."),
+    409: _problem(
+        "A request with the same Idempotency-Key is still in progress (or, on a list's "
+        "DELETE, lists cannot be deleted yet)."
+    ),
+    412: _problem("If-Match does not match the current ETag."),
     413: _problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),
     415: _problem("The body's Content-Type is not JSON."),
     422: _problem(
@@ -419,6 +433,119 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 errors=(*BODY_ERRORS, 404, 409, 412),
             ),
         },
+        MOVE: {
+            "parameters": ["user_id", "task_id"],
+            "post": _api_operation(
+                "moveTask",
+                "Move a task (with its sub-tree) under a parent, in a list, after a sibling",
+                description="`parent_id` and `list_id` pick the new place (omitted: the "
+                "task's own; a task moved to another list without a parent goes to its top "
+                "level); `after` is the sibling to follow there (null: first). Only the task "
+                "gets a new `position` (fractional: no sibling is renumbered); the sub-tree "
+                "follows the task's list. 422 for a parent in another list, a 5th level, a "
+                "cycle, or an `after` that is not a sibling at the new place.",
+                parameters=task_write,
+                requestBody=_body("Move"),
+                responses={"200": _task("The moved task.")},
+                errors=(*BODY_ERRORS, 404, 409, 412),
+            ),
+        },
+        LISTS: {
+            "parameters": ["user_id"],
+            "get": _api_operation(
+                "listLists",
+                "List the user's lists",
+                tag="lists",
+                description="All of them (at most 1,000) in `position` order, each with "
+                "`open_count`. The inbox (`list_id` null) is not a list here.",
+                responses={"200": _ok("The lists.", {"type": "array", "items": "List"})},
+            ),
+            "post": _api_operation(
+                "createList",
+                "Create a list",
+                tag="lists",
+                description="At the end of the user's lists; a 1,001st list is a 422.",
+                parameters=("Idempotency-Key",),
+                requestBody=_body("ListCreate"),
+                responses={
+                    "201": _ok(
+                        "The created list.",
+                        "List",
+                        ETag="ETag",
+                        Location="Location",
+                        **{"Idempotent-Replayed": "Idempotent-Replayed"},
+                    )
+                },
+                errors=(*BODY_ERRORS, 409),
+            ),
+        },
+        LIST: {
+            "parameters": ["user_id", "list_id"],
+            "get": _api_operation(
+                "getList",
+                "Read a list",
+                tag="lists",
+                parameters=("If-None-Match",),
+                responses={
+                    "200": _ok("The list.", "List", ETag="ETag"),
+                    "304": NOT_MODIFIED,
+                },
+                errors=(404,),
+            ),
+            "patch": _api_operation(
+                "patchList",
+                "Rename or recolour a list",
+                tag="lists",
+                parameters=task_write,
+                requestBody=_body("ListUpdate", merge_patch=True),
+                responses={
+                    "200": _ok(
+                        "The updated list.",
+                        "List",
+                        ETag="ETag",
+                        **{"Idempotent-Replayed": "Idempotent-Replayed"},
+                    )
+                },
+                errors=(*BODY_ERRORS, 404, 409, 412),
+            ),
+            "delete": _api_operation(
+                "deleteList",
+                "Delete a list (not yet: 409)",
+                tag="lists",
+                description="Deleting a list moves it and its tasks to the trash as one "
+                "batch; until the trash exists the service refuses with a 409 problem.",
+                parameters=task_write,
+                responses={"409": "409"},
+                errors=(404, 412),
+            ),
+        },
+        SETTINGS: {
+            "parameters": ["user_id"],
+            "get": _api_operation(
+                "getSettings",
+                "Read the user's settings",
+                tag="settings",
+                description="The defaults (`UTC`, week starting on Monday) until changed.",
+                responses={"200": _ok("The settings.", "Settings")},
+            ),
+            "patch": _api_operation(
+                "patchSettings",
+                "Change the user's settings",
+                tag="settings",
+                description="The given settings change, the others keep their values; "
+                "`time_zone` is the zone of the user's tasks that have none of their own.",
+                parameters=("Idempotency-Key",),
+                requestBody=_body("SettingsUpdate", merge_patch=True),
+                responses={
+                    "200": _ok(
+                        "The settings.",
+                        "Settings",
+                        **{"Idempotent-Replayed": "Idempotent-Replayed"},
+                    )
+                },
+                errors=(*BODY_ERRORS, 409),
+            ),
+        },
         STATS: {
             "parameters": ["user_id"],
             "get": _api_operation(
@@ -522,6 +649,8 @@ def build_spec() -> APISpec:
         tags=[
             {"name": "tasks", "description": "A user's tasks."},
             {"name": "stats", "description": "Counts over a user's tasks."},
+            {"name": "lists", "description": "A user's task lists (the inbox is list_id null)."},
+            {"name": "settings", "description": "A user's time zone and week start."},
             {"name": "operations", "description": "Health, readiness, liveness, metrics."},
             {"name": "docs", "description": "This document and the page over it."},
             hooks.TAG,
@@ -531,6 +660,9 @@ def build_spec() -> APISpec:
         spec.components.schema(name, schema=schema)
     spec.components.schema("TaskCreate", schema=out.TaskInput)
     spec.components.schema("TaskUpdate", schema=out.TaskInput(partial=True))
+    spec.components.schema("ListCreate", schema=ListWrite)
+    spec.components.schema("ListUpdate", schema=ListWrite(partial=True))
+    spec.components.schema("SettingsUpdate", schema=SettingsWrite)
     for name, header in HEADERS.items():
         spec.components.header(name, header)
     for name, (location, parameter) in {**PARAMETERS, **hooks.PARAMETERS}.items():

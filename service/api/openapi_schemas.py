@@ -22,7 +22,7 @@ from service.api.schemas import (
 
 TIMESTAMP_EXAMPLE = "2026-01-24T10:00:00.123456Z"
 STATUS_FILTERS = ("all", "pending", "completed")
-SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "order")
+SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "order", "position")
 SORTS = SORT_KEYS + tuple(f"-{key}" for key in SORT_KEYS)
 
 
@@ -65,6 +65,21 @@ def _read_only_fields(*, required: bool) -> dict[str, fields.Field]:
         ),
         "created_at": _timestamp("Set by the server.", dump_only=True, required=required),
         "updated_at": _timestamp("Moves on every change.", dump_only=True, required=required),
+        "position": fields.String(
+            dump_only=True,
+            required=required,
+            metadata={
+                "description": "Manual order among siblings (same list and parent), set by "
+                "`POST .../move`; compare as byte strings (ties break on `id`).",
+                "example": "i8E4z6V1CO56435ee7V",
+            },
+        ),
+        "deleted_at": _timestamp(
+            "Set while the task is in the trash.",
+            allow_none=True,
+            dump_only=True,
+            required=required,
+        ),
     }
 
 
@@ -98,6 +113,41 @@ class TaskFields(Schema):
         allow_none=True,
         validate=validate.Range(min=INT32_MIN, max=INT32_MAX),
         metadata={"description": "For manual ordering by clients."},
+    )
+    list_id = fields.UUID(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The task's list; null: the inbox. Sent on create or update, it "
+            "moves the task with its sub-tasks (a foreign or unknown list is a 422)."
+        },
+    )
+    parent_id = fields.UUID(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The parent task (same user and list; at most 4 levels; no "
+            "cycles); null: top level. A sub-task goes into its parent's list."
+        },
+    )
+    time_zone = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "IANA zone the all-day date is in; null: the user's setting "
+            "(`/settings`), else UTC.",
+            "example": "Europe/Berlin",
+        },
+    )
+    due_date = fields.Date(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "An all-day due date, `YYYY-MM-DD`; at most one of `due_at` and "
+            "`due_date` is set (setting one clears the other). Overdue after the end of "
+            "that day in the task's zone; `sort=due_at` places it at the start of that day.",
+            "example": "2026-01-24",
+        },
     )
 
 
@@ -220,13 +270,30 @@ class ListQueryContract(Schema):
     due_after = UtcDateTime(
         metadata={"description": "`due_at >= due_after`. In a URL write `+` as `%2B`."}
     )
+    list_id = fields.String(
+        metadata={
+            "description": "A list's id, or `inbox` for the tasks in no list.",
+            "pattern": "^(inbox|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+            "[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+        }
+    )
+    parent_id = fields.String(
+        metadata={
+            "description": "A task's id (its direct sub-tasks), or `none` (top-level tasks).",
+            "pattern": "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+            "[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+        }
+    )
     sort = fields.String(
         load_default="created_at",
         validate=validate.OneOf(SORTS),
         metadata={
             "description": "Sort key, `-` prefix for descending. Priority ranks "
             "low < normal < high; titles compare case-insensitively by code point; tasks "
-            "without `due_at` / `order` come last either way; ties break on `id`."
+            "without `due_at` / `order` come last either way (all-day tasks sort by the "
+            "start of their day in their zone); `position` is the tree order: list (inbox "
+            "first), parent (top level first), then the manual position, so with `list_id` "
+            "and `parent_id` it is the siblings' manual order; ties break on `id`."
         },
     )
     limit = fields.Integer(
@@ -237,6 +304,50 @@ class ListQueryContract(Schema):
     cursor = fields.String(
         validate=validate.Length(min=1, max=4096),
         metadata={"description": "Opaque; taken from the `Link` header of the previous page."},
+    )
+
+
+class ListFields(Schema):
+    """A list as the service returns it."""
+
+    id = fields.UUID(required=True, dump_only=True)
+    user_id = fields.String(required=True, dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    color = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"pattern": "^#[0-9a-f]{6}$", "example": "#1e90ff"},
+    )
+    position = fields.String(
+        required=True,
+        dump_only=True,
+        metadata={"description": "The lists' order (creation order); byte-string comparison."},
+    )
+    open_count = fields.Integer(
+        required=True,
+        dump_only=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "Open tasks in the list, sub-tasks included."},
+    )
+    version = fields.Integer(required=True, dump_only=True, validate=validate.Range(min=1))
+    created_at = _timestamp("Set by the server.", dump_only=True, required=True)
+    updated_at = _timestamp("Moves on every change.", dump_only=True, required=True)
+
+
+class SettingsFields(Schema):
+    """A user's settings as the service returns them."""
+
+    time_zone = fields.String(
+        required=True,
+        metadata={
+            "description": "IANA zone: the default of the user's tasks and of `overdue`.",
+            "example": "Europe/Berlin",
+        },
+    )
+    week_start = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=7),
+        metadata={"description": "First day of the week: 1 Monday ... 7 Sunday."},
     )
 
 

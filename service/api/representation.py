@@ -24,6 +24,12 @@ def tasks_url(req: falcon.Request, user_id: str) -> str:
     return f"{prefix}/api/{quote(user_id, safe=_PATH_SAFE)}/tasks"
 
 
+def lists_url(req: falcon.Request, user_id: str) -> str:
+    """Return the absolute URL of the user's list collection, as the client reached us."""
+    prefix = req.context.get("url_prefix") or req.prefix
+    return f"{prefix}/api/{quote(user_id, safe=_PATH_SAFE)}/lists"
+
+
 def present(row: Row, collection_url: str) -> dict[str, Any]:
     """Return the task's JSON body: the row plus its absolute URL."""
     row["url"] = f"{collection_url}/{row['id']}"

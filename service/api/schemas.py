@@ -7,7 +7,8 @@ read-only fields a client may echo back from a GET are dropped before validation
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 from marshmallow import (
@@ -21,9 +22,25 @@ from marshmallow import (
     validates_schema,
 )
 
+from service.domain.zones import MAX_ZONE_LENGTH, is_valid_zone
+
 READ_ONLY_FIELDS = frozenset(
-    {"id", "user_id", "completed_at", "url", "version", "created_at", "updated_at"}
+    {
+        "id",
+        "user_id",
+        "completed_at",
+        "url",
+        "version",
+        "created_at",
+        "updated_at",
+        "position",
+        "deleted_at",
+    }
 )
+LIST_READ_ONLY_FIELDS = frozenset(
+    {"id", "user_id", "position", "open_count", "version", "created_at", "updated_at", "url"}
+)
+SETTINGS_READ_ONLY_FIELDS = frozenset({"user_id", "updated_at"})
 PRIORITIES = ("low", "normal", "high")
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -187,6 +204,66 @@ class UtcDateTime(fields.AwareDateTime):
             raise self._fail("range", attr) from None
 
 
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+class StrictUUID(fields.UUID):
+    """A UUID in its canonical 8-4-4-4-12 hex form (either case)."""
+
+    default_error_messages = {
+        "invalid": "Must be a UUID, e.g. 0b9e2c4e-5f0e-4b8e-9d3a-1c2b3d4e5f60."
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> uuid.UUID:
+        if not isinstance(value, str) or not _CANONICAL_UUID.fullmatch(value):
+            raise self.make_error("invalid")
+        return uuid.UUID(value)
+
+
+class CalendarDate(fields.Date):
+    """A calendar date written YYYY-MM-DD."""
+
+    default_error_messages = {"invalid": "Must be a date written YYYY-MM-DD, e.g. 2026-01-24."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+            raise self.make_error("invalid")
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+
+class TimeZoneName(fields.String):
+    """An IANA time zone name of the zone database the service ships (e.g. Europe/Berlin)."""
+
+    default_error_messages = {
+        "zone": "Must be an IANA time zone name, e.g. Europe/Berlin or America/New_York."
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        name = super()._deserialize(value, attr, data, **kwargs)
+        if len(name) > MAX_ZONE_LENGTH or not is_valid_zone(name):
+            raise self.make_error("zone")
+        return name
+
+
+class Color(fields.String):
+    """A colour written #rrggbb; stored lower-cased."""
+
+    default_error_messages = {"color": "Must be a colour written #rrggbb, e.g. #1e90ff."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _COLOR.fullmatch(text):
+            raise self.make_error("color")
+        return text.lower()
+
+
 class TaskWrite(Schema):
     """The writable fields of a task: all of them on create, any of them on update."""
 
@@ -202,6 +279,10 @@ class TaskWrite(Schema):
     due_at = UtcDateTime(allow_none=True)
     tags = fields.List(Tag(), validate=validate.Length(max=20))
     order = StrictInteger(allow_none=True, validate=validate.Range(min=INT32_MIN, max=INT32_MAX))
+    list_id = StrictUUID(allow_none=True)
+    parent_id = StrictUUID(allow_none=True)
+    time_zone = TimeZoneName(allow_none=True)
+    due_date = CalendarDate(allow_none=True)
 
     @pre_load
     def drop_read_only_fields(self, data: Any, **kwargs: Any) -> Any:
@@ -209,6 +290,14 @@ class TaskWrite(Schema):
         if isinstance(data, dict):
             return {k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}
         return data
+
+    @validates_schema
+    def one_form_of_due(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Reject a due given both as an instant and as an all-day date."""
+        if data.get("due_at") is not None and data.get("due_date") is not None:
+            raise ValidationError(
+                "Give due_at (a moment) or due_date (an all-day date), not both.", "due_date"
+            )
 
     @validates_schema
     def require_some_field(self, data: dict[str, Any], partial: Any = None, **kwargs: Any) -> None:
@@ -261,8 +350,89 @@ def _few_terms(q: str) -> None:
         raise ValidationError(f"At most {MAX_SEARCH_TERMS} distinct search terms.")
 
 
+class MoveWrite(Schema):
+    """The body of POST .../move: where the task goes (omitted: keeps its own) and after whom."""
+
+    class Meta:
+        unknown = RAISE
+
+    parent_id = StrictUUID(allow_none=True)
+    list_id = StrictUUID(allow_none=True)
+    after = StrictUUID(required=True, allow_none=True)
+
+
+class ListWrite(Schema):
+    """The writable fields of a list: name (required on create) and colour."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = CleanText(required=True, validate=validate.Length(min=1, max=100))
+    color = Color(allow_none=True)
+
+    @pre_load
+    def drop_read_only_fields(self, data: Any, **kwargs: Any) -> Any:
+        """Ignore server-set fields, so a client may send back what it read."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in LIST_READ_ONLY_FIELDS}
+        return data
+
+    @validates_schema
+    def require_some_field(self, data: dict[str, Any], partial: Any = None, **kwargs: Any) -> None:
+        """Reject an update that names no field at all."""
+        if partial and not data:
+            raise ValidationError("No fields to update.")
+
+
+class SettingsWrite(Schema):
+    """The user's settings: default time zone and first day of the week (1 Monday - 7 Sunday)."""
+
+    class Meta:
+        unknown = RAISE
+
+    time_zone = TimeZoneName()
+    week_start = StrictInteger(validate=validate.Range(min=1, max=7))
+
+    @pre_load
+    def drop_read_only_fields(self, data: Any, **kwargs: Any) -> Any:
+        """Ignore server-set fields, so a client may send back what it read."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in SETTINGS_READ_ONLY_FIELDS}
+        return data
+
+    @validates_schema
+    def require_some_field(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Reject a change that names no setting at all."""
+        if not data:
+            raise ValidationError("No fields to update.")
+
+
+class ListOrInbox(fields.String):
+    """A list id, or `inbox` (the tasks without a list): the nil UUID stands for the inbox."""
+
+    default_error_messages = {"invalid": "Must be a list id (UUID) or inbox."}
+    none_word = "inbox"
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> uuid.UUID:
+        if value == self.none_word:
+            return uuid.UUID(int=0)
+        if not isinstance(value, str) or not _CANONICAL_UUID.fullmatch(value):
+            raise self.make_error("invalid")
+        parsed = uuid.UUID(value)
+        if parsed.int == 0:
+            raise self.make_error("invalid")
+        return parsed
+
+
+class ParentOrNone(ListOrInbox):
+    """A task id, or `none` (top-level tasks): the nil UUID stands for none."""
+
+    default_error_messages = {"invalid": "Must be a task id (UUID) or none."}
+    none_word = "none"
+
+
 STATUS_FILTERS = ("all", "pending", "completed")
-SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "order")
+SORT_KEYS = ("created_at", "updated_at", "due_at", "priority", "title", "order", "position")
 SORTS = SORT_KEYS + tuple(f"-{key}" for key in SORT_KEYS)
 
 
@@ -278,6 +448,8 @@ class ListQuery(Schema):
     q = CleanText(trim=False, validate=[validate.Length(max=500), _few_terms])
     due_before = UtcDateTime()
     due_after = UtcDateTime()
+    list_id = ListOrInbox()
+    parent_id = ParentOrNone()
     sort = fields.String(load_default="created_at", validate=validate.OneOf(SORTS))
     limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=500))
     cursor = fields.String(validate=validate.Length(min=1, max=4096))
@@ -303,4 +475,8 @@ task_create_schema = TaskWrite()
 task_update_schema = TaskWrite(partial=True)
 completion_schema = CompletionWrite()
 list_query_schema = ListQuery()
+move_schema = MoveWrite()
+list_create_schema = ListWrite()
+list_update_schema = ListWrite(partial=True)
+settings_schema = SettingsWrite()
 bulk_query_schema = BulkQuery()

@@ -39,8 +39,12 @@ STATEMENTS: Mapping[tuple[str, bool], str] = {
     ("title", True): "task_list_title_desc",
     ("order", False): "task_list_order_asc",
     ("order", True): "task_list_order_desc",
+    ("position", False): "task_list_position_asc",
+    ("position", True): "task_list_position_desc",
 }
 NULLABLE_KEYS = frozenset({"due_at", "order"})
+# The nil UUID stands for "none" in the list and parent keys: the inbox, the top level.
+NIL = UUID(int=0)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,9 @@ class Filters:
     terms: tuple[str, ...] = ()
     due_before: datetime | None = None
     due_after: datetime | None = None
+    # list_id=<id>|inbox and parent_id=<id>|none: NIL for inbox / none.
+    list_key: UUID | None = None
+    parent_key: UUID | None = None
 
     def fingerprint(self) -> str:
         """Return a short digest that changes whenever any filter does."""
@@ -85,6 +92,8 @@ class Filters:
                 list(self.terms),
                 self.due_before.isoformat() if self.due_before else None,
                 self.due_after.isoformat() if self.due_after else None,
+                str(self.list_key) if self.list_key else None,
+                str(self.parent_key) if self.parent_key else None,
             ]
         )
         return hashlib.sha256(canonical).hexdigest()[:32]
@@ -98,6 +107,8 @@ class Filters:
             "tags": list(self.tags) or None,
             "due_before": self.due_before,
             "due_after": self.due_after,
+            "list_key": self.list_key,
+            "parent_key": self.parent_key,
             # The longest term is likely the most selective: it is the one clause a trigram
             # index can serve; the others filter what it finds.
             "q_lead": patterns[0] if patterns else None,

@@ -1,21 +1,61 @@
-"""The task DAO: thin methods over the SQL in sql/, every one scoped to a user_id."""
+"""The task DAO: thin methods over the SQL in sql/, every one scoped to a user_id.
+
+A plain write (no list, parent, all-day date or zone involved) is one statement in
+autocommit, as in v1. A write that places a task (list_id, parent_id, the move endpoint) or
+dates it all-day reads what the rules need first, so it runs in one transaction: the task is
+locked, the rules of service/domain/tree.py are checked, and the task with its sub-tree is
+written.
+
+Completion: `toggle` and `update` with `completed` are the completion paths of a single
+task (the bulk one is ListingStore.set_completed_matching); their statements cascade the
+change to the sub-tree and the ancestors in the same statement. Recurrence plugs in here:
+a recurring task's completion is decided in `_complete` before those statements run.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import uuid
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
 from service.data.listing import ListingStore
+from service.data.lists import ListStore
+from service.data.preconditions import PreconditionFailed
 from service.data.queries import Queries
+from service.data.settings import SettingsStore
+from service.domain import positions, zones
+from service.domain.tree import RuleViolation, check_parent
 
 Row = dict[str, Any]
 
+NIL = UUID(int=0)
+
 # The fields a client may write, in the order of the task_update parameters.
-WRITABLE_FIELDS = ("title", "description", "completed", "priority", "due_at", "tags", "order")
+WRITABLE_FIELDS = (
+    "title",
+    "description",
+    "completed",
+    "priority",
+    "due_at",
+    "tags",
+    "order",
+    "list_id",
+    "parent_id",
+    "position",
+    "time_zone",
+    "due_date",
+)
+# Fields whose change needs reads first (rules, zones): such a write runs in a transaction.
+PLACING_FIELDS = frozenset({"list_id", "parent_id"})
+DATING_FIELDS = frozenset({"due_date", "time_zone"})
 
 TASK_DEFAULTS: Mapping[str, Any] = {
     "description": None,
@@ -24,11 +64,20 @@ TASK_DEFAULTS: Mapping[str, Any] = {
     "due_at": None,
     "tags": [],
     "order": None,
+    "list_id": None,
+    "parent_id": None,
+    "time_zone": None,
+    "due_date": None,
 }
 
 
-class PreconditionFailed(Exception):
-    """The task exists but its version is none of those the write was conditional on."""
+@dataclass(frozen=True)
+class Place:
+    """Where a task goes: its list (None: inbox) and parent (None: top level)."""
+
+    list_id: UUID | None
+    parent_id: UUID | None
+    parent_completed: bool = False
 
 
 class TaskStore:
@@ -42,13 +91,30 @@ class TaskStore:
         self._update = queries["task_update"]
         self._toggle = queries["task_toggle"]
         self._delete = queries["task_delete"]
+        self._place = queries["task_place"]
+        self._ancestry = queries["task_ancestry"]
+        self._sibling_after = queries["task_sibling_after"]
+        self._first_sibling = queries["task_first_sibling"]
+        self._move_subtree = queries["task_move_subtree"]
+        self._reopen_ancestors = queries["task_reopen_ancestors"]
+        self._list_exists = queries["list_exists"]
+        self._settings = queries["user_settings_get"]
         # Pages, bulk changes and counts over the user's tasks (service/data/listing.py).
         self.listing = ListingStore(pool, queries)
+        # The user's lists and settings, which the task rules read too.
+        self.lists = ListStore(pool, queries)
+        self.settings = SettingsStore(pool, queries)
 
     def _one(self, sql: str, params: Mapping[str, Any]) -> Row | None:
         # The request's transaction when one is bound (Idempotency-Key), else autocommit.
         with unit_of_work.connection(self._pool) as conn:
             return conn.execute(sql, params).fetchone()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection]:
+        # A savepoint inside the request's transaction when one is bound, else BEGIN/COMMIT.
+        with unit_of_work.connection(self._pool) as conn, conn.transaction():
+            yield conn
 
     def _absent_or_mismatch(
         self, user_id: str, task_id: UUID, if_versions: Collection[int] | None
@@ -61,12 +127,94 @@ class TaskStore:
         """Return the task, or None when this user has no task with this id."""
         return self._one(self._get, {"user_id": user_id, "task_id": task_id})
 
+    # -- reads the rules need ---------------------------------------------------------------
+
+    def _user_zone(self, conn: psycopg.Connection, user_id: str) -> str | None:
+        row = conn.execute(self._settings, {"user_id": user_id}).fetchone()
+        return None if row is None else row["time_zone"]
+
+    def _due_date_start(
+        self, conn: psycopg.Connection, user_id: str, due_date: date | None, time_zone: str | None
+    ) -> Any:
+        if due_date is None:
+            return None
+        zone = time_zone or self._user_zone(conn, user_id)
+        return zones.day_start(due_date, zones.effective_zone(zone, None))
+
+    def _require_list(self, conn: psycopg.Connection, user_id: str, list_id: UUID | None) -> None:
+        if list_id is None:
+            return
+        found = conn.execute(self._list_exists, {"user_id": user_id, "list_id": list_id})
+        if found.fetchone() is None:
+            # Another user's list answers exactly like a missing one.
+            raise RuleViolation("list_id", "No such list.")
+
+    def _resolve_place(
+        self,
+        conn: psycopg.Connection,
+        user_id: str,
+        current: Place,
+        changes: Mapping[str, Any],
+        task_id: UUID | None = None,
+        height: int = 0,
+    ) -> Place:
+        """Return where a task goes given the list_id / parent_id it was sent (if any)."""
+        if changes.get("parent_id") is not None:
+            parent_id = changes["parent_id"]
+            row = conn.execute(
+                self._ancestry, {"user_id": user_id, "parent_id": parent_id}
+            ).fetchone()
+            if row is None or row["level"] == 0:
+                raise RuleViolation("parent_id", "No such task.")
+            check_parent(task_id, row["level"], row["ids"], height)
+            if "list_id" in changes and changes["list_id"] != row["list_id"]:
+                raise RuleViolation("parent_id", "The parent task is in another list.")
+            return Place(row["list_id"], parent_id, row["completed"])
+        if "list_id" in changes:
+            list_id = changes["list_id"]
+            self._require_list(conn, user_id, list_id)
+            if "parent_id" in changes or list_id != current.list_id:
+                # A task moved to another list leaves its parent there: top level.
+                return Place(list_id, None)
+            return Place(list_id, current.parent_id)
+        if "parent_id" in changes:  # null: to the top level of its own list
+            return Place(current.list_id, None)
+        return current
+
+    # -- writes -----------------------------------------------------------------------------
+
     def create(self, user_id: str, fields: Mapping[str, Any]) -> Row:
-        """Insert a task from validated fields (defaults fill the rest) and return it."""
-        params = {**TASK_DEFAULTS, **fields, "user_id": user_id}
-        row = self._one(self._insert, params)
-        assert row is not None  # INSERT ... RETURNING always yields the row
-        return row
+        """Insert a task from validated fields (defaults fill the rest) and return it.
+
+        A parent puts the task in the parent's list; an open task under a completed parent
+        reopens that parent and its completed ancestors.
+        """
+        params: dict[str, Any] = {**TASK_DEFAULTS, **fields, "user_id": user_id}
+        params["position"] = positions.creation_key()
+        params["completion_id"] = uuid.uuid4() if params["completed"] else None
+        params["due_date_start"] = None
+        needs_reads = params["list_id"] is not None or params["parent_id"] is not None
+        if params["due_date"] is not None and params["time_zone"] is None:
+            needs_reads = True
+        elif params["due_date"] is not None:
+            params["due_date_start"] = zones.day_start(params["due_date"], params["time_zone"])
+        if not needs_reads:
+            row = self._one(self._insert, params)
+            assert row is not None  # INSERT ... RETURNING always yields the row
+            return row
+        with self._transaction() as conn:
+            place = self._resolve_place(conn, user_id, Place(None, None), fields)
+            params["list_id"], params["parent_id"] = place.list_id, place.parent_id
+            params["due_date_start"] = self._due_date_start(
+                conn, user_id, params["due_date"], params["time_zone"]
+            )
+            row = conn.execute(self._insert, params).fetchone()
+            assert row is not None
+            if place.parent_completed and not params["completed"]:
+                conn.execute(
+                    self._reopen_ancestors, {"user_id": user_id, "parent_id": place.parent_id}
+                )
+            return row
 
     def update(
         self,
@@ -80,19 +228,146 @@ class TaskStore:
         A change that alters nothing returns the stored task untouched (same version).
         With `if_versions`, the write happens only while the task's version is one of them
         (checked in the UPDATE itself); otherwise `PreconditionFailed` is raised.
+        A change of `completed` cascades (see task_update.sql); a change of list or parent
+        moves the sub-tree along.
         """
+        changes = dict(changes)
+        # The two forms of a due are exclusive: setting one clears the other.
+        if changes.get("due_at") is not None:
+            changes["due_date"] = None
+        if changes.get("due_date") is not None:
+            changes["due_at"] = None
+        if "due_date" in changes and (
+            changes["due_date"] is None or changes.get("time_zone") is not None
+        ):
+            # Known without reading anything: no date, or a date in a zone given with it.
+            due_date, zone = changes["due_date"], changes.get("time_zone")
+            changes["due_date_start"] = (
+                None if due_date is None else zones.day_start(due_date, zone)
+            )
+        needs_reads = PLACING_FIELDS & changes.keys() or (
+            DATING_FIELDS & changes.keys() and "due_date_start" not in changes
+        )
+        if not needs_reads:
+            return self._write(None, user_id, task_id, changes, if_versions)
+        with self._transaction() as conn:
+            return self._relocate(conn, user_id, task_id, changes, if_versions)
+
+    def move(
+        self,
+        user_id: str,
+        task_id: UUID,
+        body: Mapping[str, Any],
+        if_versions: Collection[int] | None = None,
+    ) -> Row | None:
+        """Place the task (with its sub-tree) right after sibling `after` (None: first).
+
+        `parent_id` / `list_id` in `body` pick the new parent and list; omitted ones keep the
+        task's own. Only the task's row gets a new position: siblings are never renumbered.
+        """
+        changes = {k: body[k] for k in ("list_id", "parent_id") if k in body}
+        with self._transaction() as conn:
+            return self._relocate(conn, user_id, task_id, changes, if_versions, body["after"])
+
+    _NO_MOVE = object()
+
+    def _relocate(
+        self,
+        conn: psycopg.Connection,
+        user_id: str,
+        task_id: UUID,
+        changes: dict[str, Any],
+        if_versions: Collection[int] | None,
+        after: Any = _NO_MOVE,
+    ) -> Row | None:
+        state = conn.execute(self._place, {"user_id": user_id, "task_id": task_id}).fetchone()
+        if state is None:
+            return None
+        if if_versions is not None and state["version"] not in if_versions:
+            raise PreconditionFailed
+        current = Place(state["list_id"], state["parent_id"])
+        place = self._resolve_place(conn, user_id, current, changes, task_id, state["height"])
+        if place.list_id != current.list_id and state["descendants"]:
+            conn.execute(
+                self._move_subtree,
+                {"user_id": user_id, "list_id": place.list_id, "ids": state["descendants"]},
+            )
+        if (place.list_id, place.parent_id) != (current.list_id, current.parent_id):
+            changes["list_id"], changes["parent_id"] = place.list_id, place.parent_id
+        else:
+            changes.pop("list_id", None)
+            changes.pop("parent_id", None)
+        if after is not self._NO_MOVE:
+            changes["position"] = self._position_after(conn, user_id, task_id, place, after)
+        if DATING_FIELDS & changes.keys() and "due_date_start" not in changes:
+            task = conn.execute(self._get, {"user_id": user_id, "task_id": task_id}).fetchone()
+            assert task is not None  # locked above
+            due_date = changes.get("due_date", task["due_date"])
+            time_zone = changes.get("time_zone", task["time_zone"])
+            changes["due_date_start"] = self._due_date_start(conn, user_id, due_date, time_zone)
+        # An open task placed under a completed parent reopens it: cascade as for a reopening.
+        cascade = "parent_id" in changes and not state["completed"]
+        return self._write(conn, user_id, task_id, changes, if_versions, cascade=cascade)
+
+    def _position_after(
+        self, conn: psycopg.Connection, user_id: str, task_id: UUID, place: Place, after: Any
+    ) -> str:
+        if after is None:
+            row = conn.execute(
+                self._first_sibling,
+                {
+                    "user_id": user_id,
+                    "task_id": task_id,
+                    "list_key": place.list_id or NIL,
+                    "parent_key": place.parent_id or NIL,
+                },
+            ).fetchone()
+            return positions.key_between(None, None if row is None else row["position"])
+        if after == task_id:
+            raise RuleViolation("after", "A task cannot be placed after itself.")
+        row = conn.execute(
+            self._sibling_after, {"user_id": user_id, "task_id": task_id, "after_id": after}
+        ).fetchone()
+        if row is None:
+            raise RuleViolation("after", "No such task.")
+        if (row["list_id"], row["parent_id"]) != (place.list_id, place.parent_id):
+            raise RuleViolation("after", "Not a sibling at the place the task moves to.")
+        # Strictly after the sibling's key: a tie (two writers at one microsecond) places the
+        # task after every sibling sharing that key.
+        return positions.key_between(row["position"], row["next_position"])
+
+    def _write(
+        self,
+        conn: psycopg.Connection | None,
+        user_id: str,
+        task_id: UUID,
+        changes: Mapping[str, Any],
+        if_versions: Collection[int] | None,
+        cascade: bool = False,
+    ) -> Row | None:
         params: dict[str, Any] = {
             "user_id": user_id,
             "task_id": task_id,
             "if_versions": _versions(if_versions),
+            "cascade": cascade or "completed" in changes,
+            "completion_id": uuid.uuid4(),
+            "set_due_date_start": "due_date_start" in changes,
+            "due_date_start": changes.get("due_date_start"),
         }
         for name in WRITABLE_FIELDS:
             params[f"set_{name}"] = name in changes
             params[name] = changes.get(name)
-        row = self._one(self._update, params)
+        if conn is None:
+            row = self._one(self._update, params)
+        else:
+            row = conn.execute(self._update, params).fetchone()
         if row is None:
             # No such task, a version mismatch, or nothing to change: the stored row tells which.
-            current = self.get(user_id, task_id)
+            current = (
+                self.get(user_id, task_id)
+                if conn is None
+                else conn.execute(self._get, {"user_id": user_id, "task_id": task_id}).fetchone()
+            )
             if current is not None and if_versions is not None:
                 if current["version"] not in if_versions:
                     raise PreconditionFailed
@@ -102,28 +377,33 @@ class TaskStore:
     def toggle(
         self, user_id: str, task_id: UUID, if_versions: Collection[int] | None = None
     ) -> Row | None:
-        """Flip the task's completed flag and return it, or None if absent.
+        """Flip the task's completed flag (cascading) and return it, or None if absent.
 
         With `if_versions`, only while the task's version is one of them, else
         `PreconditionFailed`.
         """
-        return self._conditional(self._toggle, user_id, task_id, if_versions)
+        params = {
+            "user_id": user_id,
+            "task_id": task_id,
+            "if_versions": _versions(if_versions),
+            "cascade": True,
+            "completion_id": uuid.uuid4(),
+        }
+        row = self._one(self._toggle, params)
+        if row is None:
+            self._absent_or_mismatch(user_id, task_id, if_versions)
+        return row
 
     def delete(
         self, user_id: str, task_id: UUID, if_versions: Collection[int] | None = None
     ) -> Row | None:
-        """Delete the task and return what it was, or None if absent.
+        """Delete the task with its sub-tree and return what it was, or None if absent.
 
         With `if_versions`, only while the task's version is one of them, else
         `PreconditionFailed`.
         """
-        return self._conditional(self._delete, user_id, task_id, if_versions)
-
-    def _conditional(
-        self, sql: str, user_id: str, task_id: UUID, if_versions: Collection[int] | None
-    ) -> Row | None:
         params = {"user_id": user_id, "task_id": task_id, "if_versions": _versions(if_versions)}
-        row = self._one(sql, params)
+        row = self._one(self._delete, params)
         if row is None:
             self._absent_or_mismatch(user_id, task_id, if_versions)
         return row

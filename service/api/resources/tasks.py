@@ -1,4 +1,4 @@
-"""Task resources: /api/{user_id}/tasks, /tasks/{task_id} and /tasks/{task_id}/complete."""
+"""Task resources: /api/{user_id}/tasks, /tasks/{task_id}, .../complete and .../move."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from service.api.schemas import (
     bulk_query_schema,
     completion_schema,
     list_query_schema,
+    move_schema,
     task_create_schema,
     task_update_schema,
 )
@@ -123,4 +124,19 @@ class TaskCompletion:
             row = self._store.toggle(user_id, task_id, versions)
         else:
             row = self._store.update(user_id, task_id, {"completed": body["completed"]}, versions)
+        send_task(req, resp, _found(row))
+
+
+class TaskMove:
+    """Place a task (with its sub-tree) under a parent, in a list, right after a sibling."""
+
+    schemas: ClassVar[Mapping[str, Schema]] = {"POST": move_schema}
+
+    def __init__(self, store: TaskStore) -> None:
+        self._store = store
+
+    def on_post(
+        self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
+    ) -> None:
+        row = self._store.move(user_id, task_id, req.context.body, if_match_versions(req))
         send_task(req, resp, _found(row))
