@@ -1,12 +1,14 @@
 """Measure what one request costs in-process, and what the metrics and access log add to it.
 
-usage: DATABASE_URL=postgresql://... .venv/bin/python bench/request_cost.py [N]
+usage: DATABASE_URL=postgresql://... [REDIS_URL=redis://...] \
+       .venv/bin/python bench/request_cost.py [N]
 
 No HTTP and no concurrency: the WSGI app is called directly, N times each, for GET one task
 (the hot route). Prints microseconds per call for
   - RequestMetrics alone (process_request + process_response, multiprocess mode, warm labels),
   - the in-process rate limit (RateLimits' two hooks over LocalBuckets, one user, and over
-    10,000 users in turn; and LocalBuckets.take alone),
+    10,000 users in turn; LocalBuckets.take alone; with REDIS_URL, RedisBuckets.take: one
+    round trip to Redis),
   - gunicorn's access log line through service.server.gunicorn_logs.JsonLogger (to /dev/null),
   - a whole GET one through the app (includes the database round trip(s)),
   - the same with POOL_CHECK=false (one round trip fewer),
@@ -91,6 +93,20 @@ def bucket_take_cost(number: int) -> float:
     return per_call_us(lambda: buckets.take("u:user-1"), number)
 
 
+def redis_take_cost(redis_url: str, number: int) -> float:
+    """Time RedisBuckets.take: one EVALSHA round trip to Redis (shared buckets)."""
+    from service.core.config import RateLimit
+    from service.data.rate_buckets import RedisBuckets
+
+    prefix = f"tasks-bench:{uuid.uuid4().hex}:"
+    buckets = RedisBuckets(RateLimit(10**9, 60), redis_url, prefix, 0.1, 1.0)
+    try:
+        assert buckets.take("u:user-1").allowed
+        return per_call_us(lambda: buckets.take("u:user-1"), number)
+    finally:
+        buckets.close()
+
+
 def access_log_cost(number: int) -> float:
     """Time one structured access line (formatter and handler included, to a memory stream)."""
     import logging
@@ -159,6 +175,9 @@ def main() -> None:
     print(f"RateLimits (10,000 users):        {rate_limit_cost(number * 10, 10_000):8.1f} us")
     print(f"LocalBuckets.take:                {bucket_take_cost(number * 10):8.1f} us")
     print(f"access log line (JsonLogger):     {access_log_cost(number * 5):8.1f} us")
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        print(f"RedisBuckets.take (REDIS_URL):    {redis_take_cost(redis_url, number):8.1f} us")
     database_url = os.environ.get("DATABASE_URL")
     if database_url:
         for check in (True, False):
