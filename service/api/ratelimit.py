@@ -68,7 +68,7 @@ class RateLimits:
         if not req.path.startswith(API_PREFIX):
             return
         if self._jwt:
-            claims = req.context.get("token_claims")
+            claims = getattr(req.context, "token_claims", None)
             user = claims["sub"] if claims is not None else None
         else:
             user = params.get("user_id")
@@ -83,7 +83,8 @@ class RateLimits:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
     ) -> None:
-        decision = req.context.get("rate_limit")
+        # getattr rather than Context.get: a C call instead of a Python one, on every request.
+        decision = getattr(req.context, "rate_limit", None)
         if decision is None:
             if not req.path.startswith(API_PREFIX):
                 return
