@@ -14,7 +14,9 @@ from service.api.openapi import (
     UPDATE_EXAMPLE,
     openapi_document,
 )
+from service.api.openapi_webhooks import WEBHOOK_CREATE_EXAMPLE, WEBHOOK_UPDATE_EXAMPLE
 from service.api.schemas import ListQuery, TaskWrite, completion_schema, task_create_schema
+from service.api.webhook_schemas import webhook_create_schema, webhook_update_schema
 from service.core.config import PROJECT_ROOT
 
 DOCUMENT = openapi_document()
@@ -108,6 +110,17 @@ def test_example_bodies_pass_validation_and_are_due_in_the_future():
     now = datetime.now(UTC)
     for example in (CREATE_EXAMPLE, UPDATE_EXAMPLE):
         assert datetime.fromisoformat(example["due_at"]) > now
+
+
+def test_webhook_examples_pass_validation():
+    webhook_create_schema.load(WEBHOOK_CREATE_EXAMPLE)
+    webhook_update_schema.load(WEBHOOK_UPDATE_EXAMPLE)
+
+
+def test_every_request_body_has_an_example():
+    for path, method, operation in _operations():
+        for media in operation.get("requestBody", {}).get("content", {}).values():
+            assert "example" in media, f"{method.upper()} {path}"
 
 
 def test_swagger_try_it_out_creates_the_example_task(app, user_id):

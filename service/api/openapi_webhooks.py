@@ -120,6 +120,14 @@ TAG = {
 }
 
 
+# Realistic bodies for Swagger UI's "Try it out".
+WEBHOOK_CREATE_EXAMPLE = {
+    "url": "https://hooks.example.com/tasks",
+    "events": ["task.created", "task.completed"],
+}
+WEBHOOK_UPDATE_EXAMPLE = {"events": ["task.created", "task.completed", "task.deleted"]}
+
+
 def webhook_paths() -> dict[str, dict[str, Any]]:
     """Return the webhook paths and their operations."""
     one = "Webhook"
@@ -137,7 +145,7 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
                 "Subscribe a URL to event types",
                 tag="webhooks",
                 parameters=("Idempotency-Key",),
-                requestBody=_body("WebhookCreate"),
+                requestBody=_body("WebhookCreate", WEBHOOK_CREATE_EXAMPLE),
                 responses={
                     "201": _ok(
                         "The webhook and its secret, shown this once.",
@@ -162,7 +170,7 @@ def webhook_paths() -> dict[str, dict[str, Any]]:
                 "Change a webhook's url, events or enabled",
                 tag="webhooks",
                 parameters=("Idempotency-Key",),
-                requestBody=_body("WebhookUpdate"),
+                requestBody=_body("WebhookUpdate", WEBHOOK_UPDATE_EXAMPLE),
                 responses={"200": _ok("The webhook.", one)},
                 errors=(*BODY_ERRORS, 404, 409),
             ),
