@@ -11,11 +11,23 @@ from marshmallow import fields, validate
 from service.api.openapi import (
     COMPLETION_EXAMPLE,
     CREATE_EXAMPLE,
+    LIST_CREATE_EXAMPLE,
+    LIST_UPDATE_EXAMPLE,
+    MOVE_EXAMPLE,
+    SETTINGS_EXAMPLE,
     UPDATE_EXAMPLE,
     openapi_document,
 )
 from service.api.openapi_webhooks import WEBHOOK_CREATE_EXAMPLE, WEBHOOK_UPDATE_EXAMPLE
-from service.api.schemas import ListQuery, TaskWrite, completion_schema, task_create_schema
+from service.api.schemas import (
+    ListQuery,
+    ListWrite,
+    MoveWrite,
+    SettingsWrite,
+    TaskWrite,
+    completion_schema,
+    task_create_schema,
+)
 from service.api.webhook_schemas import webhook_create_schema, webhook_update_schema
 from service.core.config import PROJECT_ROOT
 
@@ -110,6 +122,13 @@ def test_example_bodies_pass_validation_and_are_due_in_the_future():
     now = datetime.now(UTC)
     for example in (CREATE_EXAMPLE, UPDATE_EXAMPLE):
         assert datetime.fromisoformat(example["due_at"]) > now
+
+
+def test_list_move_and_settings_examples_pass_validation():
+    ListWrite().load(LIST_CREATE_EXAMPLE)
+    ListWrite(partial=True).load(LIST_UPDATE_EXAMPLE)
+    MoveWrite().load(MOVE_EXAMPLE)
+    SettingsWrite().load(SETTINGS_EXAMPLE)
 
 
 def test_webhook_examples_pass_validation():

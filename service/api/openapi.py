@@ -280,6 +280,10 @@ CREATE_EXAMPLE = {
 }
 UPDATE_EXAMPLE = {"title": "Buy oat milk", "due_at": "2027-01-25T18:00:00+01:00"}
 COMPLETION_EXAMPLE = {"completed": True}
+MOVE_EXAMPLE = {"after": None}  # first among its siblings, same parent and list
+LIST_CREATE_EXAMPLE = {"name": "Groceries", "color": "#2e7d32"}
+LIST_UPDATE_EXAMPLE = {"name": "Weekly groceries"}
+SETTINGS_EXAMPLE = {"time_zone": "Europe/Berlin", "week_start": 1}
 
 
 def _body(
@@ -445,7 +449,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 "follows the task's list. 422 for a parent in another list, a 5th level, a "
                 "cycle, or an `after` that is not a sibling at the new place.",
                 parameters=task_write,
-                requestBody=_body("Move"),
+                requestBody=_body("Move", MOVE_EXAMPLE),
                 responses={"200": _task("The moved task.")},
                 errors=(*BODY_ERRORS, 404, 409, 412),
             ),
@@ -466,7 +470,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 tag="lists",
                 description="At the end of the user's lists; a 1,001st list is a 422.",
                 parameters=("Idempotency-Key",),
-                requestBody=_body("ListCreate"),
+                requestBody=_body("ListCreate", LIST_CREATE_EXAMPLE),
                 responses={
                     "201": _ok(
                         "The created list.",
@@ -497,7 +501,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 "Rename or recolour a list",
                 tag="lists",
                 parameters=task_write,
-                requestBody=_body("ListUpdate", merge_patch=True),
+                requestBody=_body("ListUpdate", LIST_UPDATE_EXAMPLE, merge_patch=True),
                 responses={
                     "200": _ok(
                         "The updated list.",
@@ -535,7 +539,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 description="The given settings change, the others keep their values; "
                 "`time_zone` is the zone of the user's tasks that have none of their own.",
                 parameters=("Idempotency-Key",),
-                requestBody=_body("SettingsUpdate", merge_patch=True),
+                requestBody=_body("SettingsUpdate", SETTINGS_EXAMPLE, merge_patch=True),
                 responses={
                     "200": _ok(
                         "The settings.",

@@ -367,7 +367,7 @@ class ListWrite(Schema):
     class Meta:
         unknown = RAISE
 
-    name = CleanText(required=True, validate=validate.Length(min=1, max=100))
+    name = CleanText(required=True, validate=TrimmedLength(min=1, max=100))
     color = Color(allow_none=True)
 
     @pre_load
