@@ -37,6 +37,7 @@ SELECT deleted.id::text AS id, deleted.user_id, deleted.title, deleted.descripti
        deleted.tags, deleted."order", deleted.version,
        utc_text(deleted.created_at) AS created_at,
        utc_text(deleted.updated_at) AS updated_at,
+       deleted.recurrence_rule, deleted.recurrence_basis,
        deleted.list_id::text AS list_id, deleted.parent_id::text AS parent_id, deleted.position, deleted.time_zone,
        deleted.due_date,
        utc_text(deleted.deleted_at) AS deleted_at

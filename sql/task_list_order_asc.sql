@@ -13,6 +13,7 @@ SELECT id::text AS id, user_id, title, description, completed,
        tags, "order", version,
        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
        to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at,
+       recurrence_rule, recurrence_basis,
        list_id::text AS list_id, parent_id::text AS parent_id, position, time_zone, due_date,
        to_char(deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deleted_at,
        "order" AS sort_key

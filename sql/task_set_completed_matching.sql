@@ -15,3 +15,6 @@ WHERE user_id = %(user_id)s
   AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
   AND completed <> %(set_completed)s::boolean
   AND deleted_at IS NULL
+  -- Completing leaves open recurring tasks to the recurrence path (each completes its
+  -- current occurrence and moves on: service/data/recurrence.py).
+  AND (recurrence_rule IS NULL OR NOT %(set_completed)s::boolean)

@@ -25,6 +25,9 @@ changed AS (
       AND id = %(task_id)s
       AND deleted_at IS NULL
       AND (%(if_versions)s::integer[] IS NULL OR version = ANY (%(if_versions)s::integer[]))
+      -- An open recurring task completes an occurrence instead (service/data/recurrence.py),
+      -- which passes finish_series when its series has ended: completed for good.
+      AND (recurrence_rule IS NULL OR completed OR %(finish_series)s::boolean)
     RETURNING *
 ),
 -- Cascade (only when the statement changed completion, cascade = true): completing a task
@@ -96,6 +99,7 @@ SELECT changed.id::text AS id, changed.user_id, changed.title, changed.descripti
        changed.tags, changed."order", changed.version,
        utc_text(changed.created_at) AS created_at,
        utc_text(changed.updated_at) AS updated_at,
+       changed.recurrence_rule, changed.recurrence_basis,
        changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position, changed.time_zone,
        changed.due_date,
        utc_text(changed.deleted_at) AS deleted_at

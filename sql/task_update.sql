@@ -38,6 +38,27 @@ changed AS (
         time_zone     = CASE WHEN p.set_time_zone THEN p.time_zone ELSE t.time_zone END,
         due_date      = CASE WHEN p.set_due_date THEN p.due_date ELSE t.due_date END,
         due_date_start = CASE WHEN p.set_due_date_start THEN p.due_date_start ELSE t.due_date_start END,
+        -- recurrence merges: NULL clears it, a rule or a basis alone keeps the other part (a
+        -- new rule without a basis starts on "due"). A new rule restarts COUNT; a new rule,
+        -- due or zone drops the kept wall time (the next completion reads it from the due).
+        recurrence_rule  = CASE WHEN p.clear_recurrence THEN NULL
+                                WHEN p.set_recurrence_rule THEN p.recurrence_rule
+                                ELSE t.recurrence_rule END,
+        recurrence_basis = CASE WHEN p.clear_recurrence THEN NULL
+                                WHEN p.set_recurrence_basis THEN p.recurrence_basis
+                                WHEN p.set_recurrence_rule THEN coalesce(t.recurrence_basis, 'due')
+                                ELSE t.recurrence_basis END,
+        recurrence_index = CASE WHEN p.clear_recurrence
+                                  OR (p.set_recurrence_rule
+                                      AND p.recurrence_rule IS DISTINCT FROM t.recurrence_rule)
+                                THEN 0 ELSE t.recurrence_index END,
+        recurrence_wall  = CASE WHEN p.clear_recurrence
+                                  OR (p.set_recurrence_rule
+                                      AND p.recurrence_rule IS DISTINCT FROM t.recurrence_rule)
+                                  OR (p.set_due_at AND p.due_at IS DISTINCT FROM t.due_at)
+                                  OR (p.set_due_date AND p.due_date IS DISTINCT FROM t.due_date)
+                                  OR (p.set_time_zone AND p.time_zone IS DISTINCT FROM t.time_zone)
+                                THEN NULL ELSE t.recurrence_wall END,
         version       = t.version + 1,
         updated_at    = now()
     FROM (SELECT %(set_title)s::boolean AS set_title, %(title)s::text AS title,
@@ -54,11 +75,20 @@ changed AS (
                  %(set_due_date)s::boolean AS set_due_date, %(due_date)s::date AS due_date,
                  %(set_due_date_start)s::boolean AS set_due_date_start,
                  %(due_date_start)s::timestamptz AS due_date_start,
-                 %(completion_id)s::uuid AS completion_id) AS p
+                 %(completion_id)s::uuid AS completion_id,
+                 %(clear_recurrence)s::boolean AS clear_recurrence,
+                 %(set_recurrence_rule)s::boolean AS set_recurrence_rule,
+                 %(recurrence_rule)s::text AS recurrence_rule,
+                 %(set_recurrence_basis)s::boolean AS set_recurrence_basis,
+                 %(recurrence_basis)s::text AS recurrence_basis,
+                 %(finish_series)s::boolean AS finish_series) AS p
     WHERE t.user_id = %(user_id)s
       AND t.id = %(task_id)s
       AND t.deleted_at IS NULL
       AND (%(if_versions)s::integer[] IS NULL OR t.version = ANY (%(if_versions)s::integer[]))
+      -- Completing an open recurring task completes an occurrence instead (task_toggle.sql).
+      AND (t.recurrence_rule IS NULL OR t.completed OR NOT (p.set_completed AND p.completed)
+           OR p.finish_series)
       AND (   (p.set_title AND p.title IS DISTINCT FROM t.title)
            OR (p.set_description AND p.description IS DISTINCT FROM t.description)
            OR (p.set_completed AND p.completed IS DISTINCT FROM t.completed)
@@ -70,7 +100,11 @@ changed AS (
            OR (p.set_parent_id AND p.parent_id IS DISTINCT FROM t.parent_id)
            OR (p.set_position AND p.position IS DISTINCT FROM t.position)
            OR (p.set_time_zone AND p.time_zone IS DISTINCT FROM t.time_zone)
-           OR (p.set_due_date AND p.due_date IS DISTINCT FROM t.due_date))
+           OR (p.set_due_date AND p.due_date IS DISTINCT FROM t.due_date)
+           OR (p.clear_recurrence AND t.recurrence_rule IS NOT NULL)
+           OR (p.set_recurrence_rule AND p.recurrence_rule IS DISTINCT FROM t.recurrence_rule)
+           OR (p.set_recurrence_basis
+               AND p.recurrence_basis IS DISTINCT FROM t.recurrence_basis))
     RETURNING t.*
 ),
 -- Cascade (only when the statement changed completion, cascade = true): completing a task
@@ -142,6 +176,7 @@ SELECT changed.id::text AS id, changed.user_id, changed.title, changed.descripti
        changed.tags, changed."order", changed.version,
        utc_text(changed.created_at) AS created_at,
        utc_text(changed.updated_at) AS updated_at,
+       changed.recurrence_rule, changed.recurrence_basis,
        changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position, changed.time_zone,
        changed.due_date,
        utc_text(changed.deleted_at) AS deleted_at

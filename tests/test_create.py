@@ -34,6 +34,7 @@ def test_create_returns_task_with_defaults(api):
         "time_zone": None,
         "due_date": None,
         "deleted_at": None,
+        "recurrence": None,
     }
     assert isinstance(task["position"], str) and task["position"]
     assert RFC3339_UTC.match(task["created_at"])

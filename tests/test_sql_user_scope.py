@@ -19,6 +19,7 @@ USER_TABLES = (
     "webhook_delivery_attempts",
     "lists",
     "user_settings",
+    "task_completions",
 )
 # The background worker's cross-user statements (sql/jobs/, loaded as "jobs/<name>") are
 # exempt from the request path's user_id rule, and held to the worker's own rules instead.

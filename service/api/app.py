@@ -16,6 +16,7 @@ from service.api.media import MediaHandlers, media_handlers
 from service.api.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
 from service.api.openapi import openapi_json
 from service.api.ratelimit import rate_limits
+from service.api.resources.completions import LatestCompletion, TaskCompletions
 from service.api.resources.docs import DOCS_STATIC, ApiDocs, DocsAssets, OpenApiDocument
 from service.api.resources.health import Health, Liveness
 from service.api.resources.lists import ListCollection, ListItem
@@ -87,6 +88,8 @@ def create_app(
         ("/api/{user_id}/tasks/{task_id}", TaskItem(store)),
         ("/api/{user_id}/tasks/{task_id}/complete", TaskCompletion(store)),
         ("/api/{user_id}/tasks/{task_id}/move", TaskMove(store)),
+        ("/api/{user_id}/tasks/{task_id}/completions", TaskCompletions(store)),
+        ("/api/{user_id}/tasks/{task_id}/completions/latest", LatestCompletion(store)),
         ("/api/{user_id}/stats", TaskStats(store.listing)),
         ("/api/{user_id}/lists", ListCollection(store.lists)),
         ("/api/{user_id}/lists/{list_id}", ListItem(store.lists)),

@@ -642,6 +642,7 @@ def _with_rate_limit_headers(operation: dict[str, Any]) -> None:
 def build_spec() -> APISpec:
     """Build the apispec object of the whole contract."""
     # Imported here: that module builds on this one's helpers.
+    from service.api import openapi_recurrence as recurrence
     from service.api import openapi_webhooks as hooks
 
     spec = APISpec(
@@ -660,7 +661,7 @@ def build_spec() -> APISpec:
             hooks.TAG,
         ],
     )
-    for name, schema in {**SCHEMAS, **hooks.SCHEMAS}.items():
+    for name, schema in {**SCHEMAS, **hooks.SCHEMAS, **recurrence.SCHEMAS}.items():
         spec.components.schema(name, schema=schema)
     spec.components.schema("TaskCreate", schema=out.TaskInput)
     spec.components.schema("TaskUpdate", schema=out.TaskInput(partial=True))
@@ -687,7 +688,13 @@ def build_spec() -> APISpec:
             "`user_id` of the path.",
         },
     )
-    for path, item in {**_api_paths(), **hooks.webhook_paths(), **_operational_paths()}.items():
+    paths = {
+        **_api_paths(),
+        **recurrence.completion_paths(),
+        **hooks.webhook_paths(),
+        **_operational_paths(),
+    }
+    for path, item in paths.items():
         # Path parameters go on each operation: Swagger UI leaves path-level $refs unresolved.
         path_parameters = item.pop("parameters", [])
         for operation in item.values():

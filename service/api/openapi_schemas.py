@@ -19,6 +19,7 @@ from service.api.schemas import (
     TaskWrite,
     UtcDateTime,
 )
+from service.domain.recurrence import BASES
 
 TIMESTAMP_EXAMPLE = "2026-01-24T10:00:00.123456Z"
 STATUS_FILTERS = ("all", "pending", "completed")
@@ -81,6 +82,13 @@ def _read_only_fields(*, required: bool) -> dict[str, fields.Field]:
             required=required,
         ),
     }
+
+
+class RecurrenceOut(Schema):
+    """A task's recurrence as the service returns it."""
+
+    rule = fields.String(required=True, metadata={"example": "FREQ=WEEKLY;BYDAY=MO,TH"})
+    basis = fields.String(required=True, validate=validate.OneOf(BASES))
 
 
 class TaskFields(Schema):
@@ -148,6 +156,12 @@ class TaskFields(Schema):
             "that day in the task's zone; `sort=due_at` places it at the start of that day.",
             "example": "2026-01-24",
         },
+    )
+    recurrence = fields.Nested(
+        RecurrenceOut,
+        required=True,
+        allow_none=True,
+        metadata={"description": "Null, or the task's recurrence (see createTask)."},
     )
 
 

@@ -31,8 +31,11 @@ def lists_url(req: falcon.Request, user_id: str) -> str:
 
 
 def present(row: Row, collection_url: str) -> dict[str, Any]:
-    """Return the task's JSON body: the row plus its absolute URL."""
+    """Return the task's JSON body: the row plus its absolute URL and its recurrence object."""
     row["url"] = f"{collection_url}/{row['id']}"
+    if "recurrence_rule" in row:
+        rule, basis = row.pop("recurrence_rule"), row.pop("recurrence_basis")
+        row["recurrence"] = None if rule is None else {"rule": rule, "basis": basis}
     return row
 
 

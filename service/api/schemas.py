@@ -19,9 +19,11 @@ from marshmallow import (
     post_load,
     pre_load,
     validate,
+    validates,
     validates_schema,
 )
 
+from service.domain.recurrence import BASES, RecurrenceError, parse_rule
 from service.domain.zones import MAX_ZONE_LENGTH, is_valid_zone
 
 READ_ONLY_FIELDS = frozenset(
@@ -264,6 +266,56 @@ class Color(fields.String):
         return text.lower()
 
 
+RULE_DESCRIPTION = (
+    "RFC 5545 RRULE text (an `RRULE:` prefix is accepted) limited to FREQ "
+    "(DAILY, WEEKLY, MONTHLY, YEARLY), INTERVAL (1-1000), BYDAY (ordinals such as `-1FR` "
+    "only with MONTHLY or YEARLY), BYMONTHDAY (negative from the month's end; not with "
+    "WEEKLY), BYMONTH, BYSETPOS, WKST, and COUNT or UNTIL (never both); anything else is a "
+    "422 naming `recurrence.rule`. Returned as sent."
+)
+BASIS_DESCRIPTION = (
+    "`due` (default): completing moves the task to the next occurrence after its current "
+    "due that is not yet past. `completion`: the series restarts on the local day of the "
+    "completion and the task moves to its first occurrence on a later day."
+)
+RECURRENCE_DESCRIPTION = (
+    "Null, or the task's recurrence. A recurring task needs `due_at` or `due_date`. "
+    "Occurrences are computed on local wall time in the task's zone (09:00 stays 09:00 "
+    "across DST; a wall time in a gap moves forward by the gap, an ambiguous one takes its "
+    "first instant, for that occurrence only). Completing a recurring task (every path: "
+    "toggle, set, PUT/PATCH, bulk) completes the current occurrence: the same task stays "
+    "open, moves to the next occurrence and reopens its sub-tasks, and a completion record "
+    "is kept; when COUNT or UNTIL is used up the task is completed for good. In a PATCH the "
+    "object merges (a missing `rule` keeps the current one)."
+)
+
+
+class RecurrenceWrite(Schema):
+    """A task's recurrence: RRULE text of the supported subset and the basis of the next due.
+
+    In a partial (PATCH) load both fields are optional: the object merges with the task's
+    current recurrence (a missing rule keeps the current one; see service/data/tasks.py).
+    """
+
+    class Meta:
+        unknown = RAISE
+
+    rule = fields.String(required=True, metadata={"description": RULE_DESCRIPTION})
+    basis = fields.String(
+        load_default="due",
+        validate=validate.OneOf(BASES),
+        metadata={"description": BASIS_DESCRIPTION},
+    )
+
+    @validates("rule")
+    def check_rule(self, value: str, **kwargs: Any) -> None:
+        """Refuse anything outside the contract's RRULE subset, saying what."""
+        try:
+            parse_rule(value)
+        except RecurrenceError as error:
+            raise ValidationError(str(error)) from None
+
+
 class TaskWrite(Schema):
     """The writable fields of a task: all of them on create, any of them on update."""
 
@@ -283,6 +335,9 @@ class TaskWrite(Schema):
     parent_id = StrictUUID(allow_none=True)
     time_zone = TimeZoneName(allow_none=True)
     due_date = CalendarDate(allow_none=True)
+    recurrence = fields.Nested(
+        RecurrenceWrite, allow_none=True, metadata={"description": RECURRENCE_DESCRIPTION}
+    )
 
     @pre_load
     def drop_read_only_fields(self, data: Any, **kwargs: Any) -> Any:

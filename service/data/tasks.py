@@ -26,10 +26,11 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
-from service.data.listing import ListingStore
+from service.data.listing import Filters, ListingStore
 from service.data.lists import ListStore
 from service.data.preconditions import PreconditionFailed
 from service.data.queries import Queries
+from service.data.recurrence import RecurrenceStore, recurrence_params, translate_violations
 from service.data.settings import SettingsStore
 from service.domain import positions, zones
 from service.domain.tree import RuleViolation, check_parent
@@ -104,6 +105,8 @@ class TaskStore:
         # The user's lists and settings, which the task rules read too.
         self.lists = ListStore(pool, queries)
         self.settings = SettingsStore(pool, queries)
+        # Completing, undoing and listing the occurrences of recurring tasks.
+        self.recurrence = RecurrenceStore(pool, queries)
 
     def _one(self, sql: str, params: Mapping[str, Any]) -> Row | None:
         # The request's transaction when one is bound (Idempotency-Key), else autocommit.
@@ -190,6 +193,13 @@ class TaskStore:
         reopens that parent and its completed ancestors.
         """
         params: dict[str, Any] = {**TASK_DEFAULTS, **fields, "user_id": user_id}
+        recurrence = params.pop("recurrence", None)
+        params["recurrence_rule"] = None if recurrence is None else recurrence["rule"]
+        params["recurrence_basis"] = None if recurrence is None else recurrence["basis"]
+        with translate_violations(fields):
+            return self._create(user_id, fields, params)
+
+    def _create(self, user_id: str, fields: Mapping[str, Any], params: dict[str, Any]) -> Row:
         params["position"] = positions.creation_key()
         params["completion_id"] = uuid.uuid4() if params["completed"] else None
         params["due_date_start"] = None
@@ -229,8 +239,29 @@ class TaskStore:
         With `if_versions`, the write happens only while the task's version is one of them
         (checked in the UPDATE itself); otherwise `PreconditionFailed` is raised.
         A change of `completed` cascades (see task_update.sql); a change of list or parent
-        moves the sub-tree along.
+        moves the sub-tree along. `completed: true` on an open recurring task completes its
+        current occurrence instead (service/data/recurrence.py), after the other changes.
         """
+        with translate_violations(changes):
+            row = self._update_task(user_id, task_id, changes, if_versions)
+            if (
+                changes.get("completed") is True
+                and row is not None
+                and row["recurrence_rule"] is not None
+                and not row["completed"]
+            ):
+                # task_update.sql left it alone (an open recurring task): complete an
+                # occurrence, under the row lock, with the other changes applied first.
+                return self._complete_occurrence(user_id, task_id, changes, if_versions)
+            return row
+
+    def _update_task(
+        self,
+        user_id: str,
+        task_id: UUID,
+        changes: Mapping[str, Any],
+        if_versions: Collection[int] | None,
+    ) -> Row | None:
         changes = dict(changes)
         # The two forms of a due are exclusive: setting one clears the other.
         if changes.get("due_at") is not None:
@@ -252,6 +283,57 @@ class TaskStore:
             return self._write(None, user_id, task_id, changes, if_versions)
         with self._transaction() as conn:
             return self._relocate(conn, user_id, task_id, changes, if_versions)
+
+    def _complete_occurrence(
+        self,
+        user_id: str,
+        task_id: UUID,
+        changes: Mapping[str, Any],
+        if_versions: Collection[int] | None,
+    ) -> Row | None:
+        others = {name: value for name, value in changes.items() if name != "completed"}
+        return self.recurrence.complete(
+            user_id,
+            task_id,
+            if_versions,
+            ordinary=lambda: self._update_task(user_id, task_id, changes, None),
+            finish=lambda: self._write(
+                None, user_id, task_id, {"completed": True}, None, finish_series=True
+            ),
+            before=(lambda: self._update_task(user_id, task_id, others, None)) if others else None,
+        ).row
+
+    def set_completed_matching(self, user_id: str, filters: Filters, completed: bool) -> int:
+        """Set the completed flag of the matching tasks; return how many changed.
+
+        Completing also completes the current occurrence of each matching open recurring task
+        (the bulk statement leaves those alone), in the same transaction.
+        """
+        if not completed or filters.completed is True:
+            return self.listing.set_completed_matching(user_id, filters, completed)
+        with unit_of_work.transaction(self._pool):
+            changed = self.listing.set_completed_matching(user_id, filters, completed)
+            return changed + self.recurrence.complete_open_recurring(
+                user_id,
+                lambda task_id: self._write(
+                    None, user_id, task_id, {"completed": True}, None, finish_series=True
+                ),
+            )
+
+    def undo_latest_completion(
+        self, user_id: str, task_id: UUID, if_versions: Collection[int] | None = None
+    ) -> Row | None:
+        """Undo the task's latest completion (the due moves back); return the task.
+
+        None when there is no such task; `NothingToUndo` when it has no completion record;
+        `PreconditionFailed` when `if_versions` does not hold its version.
+        """
+        return self.recurrence.undo_latest(
+            user_id,
+            task_id,
+            if_versions,
+            reopen=lambda: self._write(None, user_id, task_id, {"completed": False}, None),
+        )
 
     def move(
         self,
@@ -344,6 +426,7 @@ class TaskStore:
         changes: Mapping[str, Any],
         if_versions: Collection[int] | None,
         cascade: bool = False,
+        finish_series: bool = False,
     ) -> Row | None:
         params: dict[str, Any] = {
             "user_id": user_id,
@@ -353,6 +436,9 @@ class TaskStore:
             "completion_id": uuid.uuid4(),
             "set_due_date_start": "due_date_start" in changes,
             "due_date_start": changes.get("due_date_start"),
+            # finish_series: complete a recurring task for good (its series ended).
+            "finish_series": finish_series,
+            **recurrence_params(changes),
         }
         for name in WRITABLE_FIELDS:
             params[f"set_{name}"] = name in changes
@@ -379,8 +465,9 @@ class TaskStore:
     ) -> Row | None:
         """Flip the task's completed flag (cascading) and return it, or None if absent.
 
-        With `if_versions`, only while the task's version is one of them, else
-        `PreconditionFailed`.
+        On an open recurring task, completes its current occurrence instead
+        (service/data/recurrence.py). With `if_versions`, only while the task's version is
+        one of them, else `PreconditionFailed`.
         """
         params = {
             "user_id": user_id,
@@ -388,11 +475,20 @@ class TaskStore:
             "if_versions": _versions(if_versions),
             "cascade": True,
             "completion_id": uuid.uuid4(),
+            "finish_series": False,
         }
         row = self._one(self._toggle, params)
-        if row is None:
-            self._absent_or_mismatch(user_id, task_id, if_versions)
-        return row
+        if row is not None:
+            return row
+        # Nothing toggled: absent, a version mismatch, or an open recurring task; the
+        # recurrence path tells which under the row lock.
+        return self.recurrence.complete(
+            user_id,
+            task_id,
+            if_versions,
+            ordinary=lambda: self._one(self._toggle, params),
+            finish=lambda: self._one(self._toggle, {**params, "finish_series": True}),
+        ).row
 
     def delete(
         self, user_id: str, task_id: UUID, if_versions: Collection[int] | None = None

@@ -43,3 +43,24 @@ def unbind(token: Token[psycopg.Connection | None]) -> None:
 def bound() -> psycopg.Connection | None:
     """Return the connection bound to this context, if any."""
     return _bound.get()
+
+
+@contextmanager
+def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
+    """Yield a connection in a transaction for the block, bound so DAO calls inside join it.
+
+    Inside a request's bound transaction (Idempotency-Key) the block is a savepoint of it,
+    so the request's commit or rollback decides; otherwise a pooled connection runs the block
+    as a transaction of its own, committed at the end of the block.
+    """
+    conn = _bound.get()
+    if conn is not None:
+        with conn.transaction():
+            yield conn
+        return
+    with pool.connection() as conn, conn.transaction():
+        token = bind(conn)
+        try:
+            yield conn
+        finally:
+            unbind(token)

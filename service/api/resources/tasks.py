@@ -62,7 +62,7 @@ class TaskCollection:
     def on_patch(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
         filters = filters_from_query(load_query(req, bulk_query_schema))
         completed = req.context.body["completed"]
-        updated = self._store.listing.set_completed_matching(user_id, filters, completed)
+        updated = self._store.set_completed_matching(user_id, filters, completed)
         resp.media = {"updated": updated}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
