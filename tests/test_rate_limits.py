@@ -7,9 +7,11 @@ answers for an outage.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -482,3 +484,82 @@ def test_a_hung_redis_costs_one_short_timeout_then_is_skipped(database_url, user
             # One 100 ms timeout, then the breaker: no stall (redis-py waits 5 s by default).
             assert elapsed < 2.0, elapsed
             assert _redis_counters(app)[1] == timeouts + 1
+
+
+class RedisRelay:
+    """A loopback TCP relay to the test Redis that can be cut and restored: an outage."""
+
+    def __init__(self) -> None:
+        self.port = closed_port()
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+
+    def up(self) -> None:
+        """Listen on the relay's port and pass every connection through to Redis."""
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(8)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        """Stop listening and cut every relayed connection (new ones are refused)."""
+        if self._listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would leave the
+            # port listening until that call returns.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", 6379))
+            self._sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+
+
+def test_a_redis_that_comes_back_is_shared_again(caplog):
+    require_redis()
+    prefix = unique_prefix()
+    relay = RedisRelay()
+    relay.up()
+    # A short breaker (0.2 s), so that the test need not wait a second.
+    url = f"redis://127.0.0.1:{relay.port}/0"
+    buckets = redis_buckets(RateLimit(3, 60), prefix, url=url, retry=0.2)
+    shared = redis.Redis.from_url(REDIS_URL)
+    try:
+        with caplog.at_level("WARNING", logger="service.data.rate_buckets"):
+            assert buckets.take("u:a") == (True, 2, 20, 0)
+            assert shared.exists(prefix + "u:a") == 1
+            relay.down()
+            # Redis unreachable: the process decides alone, from a bucket of its own.
+            assert buckets.take("u:a") == (True, 2, 20, 0)
+            assert len(buckets.local) == 1
+            relay.up()
+            time.sleep(0.3)
+            # Back to the shared bucket, where one token was taken before the outage.
+            assert buckets.take("u:a") == (True, 1, 40, 0)
+        messages = [r.getMessage() for r in caplog.records]
+        assert len(messages) == 2
+        assert "Redis unavailable" in messages[0] and "answers again" in messages[1]
+    finally:
+        buckets.close()
+        relay.down()
