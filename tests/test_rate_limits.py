@@ -563,3 +563,14 @@ def test_a_redis_that_comes_back_is_shared_again(caplog):
     finally:
         buckets.close()
         relay.down()
+
+
+def test_with_jwt_preflights_are_charged_to_the_address_not_the_user_in_the_path(jwt_app, user_id):
+    where = {"REMOTE_ADDR": "198.51.100.30"}
+    preflight = {"Origin": "https://a.example", "Access-Control-Request-Method": "GET"}
+    for _ in range(3):
+        jwt_app.options(f"/api/{user_id}/tasks", headers=preflight, extra_environ=where)
+    jwt_app.options(f"/api/{user_id}/tasks", headers=preflight, extra_environ=where, status=429)
+    # The user named in those paths still has a full bucket.
+    resp = jwt_app.get(f"/api/{user_id}/tasks", headers=token(user_id), extra_environ=where)
+    assert state(resp)[0] == 2
