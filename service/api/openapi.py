@@ -201,7 +201,10 @@ def _problem(description: str, schema: str = "Problem", **headers: str) -> dict[
 
 # Every error status of the contract, as a reusable response named by its status.
 PROBLEMS: dict[int, dict[str, Any]] = {
-    400: _problem("The body is not valid JSON, or not a JSON object where one is needed."),
+    400: _problem(
+        "The body is not valid JSON, or not a JSON object where one is needed; or the request "
+        "is not HTTP the server can parse (refused before the app sees it)."
+    ),
     401: _problem(
         "Authentication is configured and the bearer token is missing or invalid.",
         **{"WWW-Authenticate": "WWW-Authenticate"},
@@ -214,6 +217,10 @@ PROBLEMS: dict[int, dict[str, Any]] = {
         "DELETE, lists cannot be deleted yet)."
     ),
     412: _problem("If-Match does not match the current ETag."),
+    408: _problem(
+        "The request did not arrive whole in time: its head within 5 s of its first byte, its "
+        "body within 10 s of the head (refused before the app sees it)."
+    ),
     413: _problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),
     415: _problem("The body's Content-Type is not JSON."),
     422: _problem(
@@ -241,9 +248,12 @@ NOT_MODIFIED = {
 
 # Authentication is optional (off unless configured): `{}` admits anonymous requests.
 API_SECURITY: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
-# Any request may be refused by the HTTP server before routing: too long a request line
-# (414) or too large a header field (431).
-SERVER_ERRORS = (414, 431)
+# Any request may be refused by the HTTP server before routing: not HTTP (400), too slow to
+# arrive (408), too large a body (413), too long a request line (414), too large a header
+# field (431).
+SERVER_ERRORS = (400, 408, 413, 414, 431)
+# Of those, the ones only the HTTP server answers: they never carry the rate-limit headers.
+SERVER_ONLY_ERRORS = (408, 414, 431)
 API_ERRORS = (401, 403, 422, 429, 500, 503, *SERVER_ERRORS)
 # On every answer under /api/ (the rate limit applies to all of them, errors included).
 RATE_LIMIT_HEADERS = {"RateLimit-Policy": "RateLimit-Policy", "RateLimit": "RateLimit"}
@@ -574,7 +584,7 @@ def _operational_paths() -> dict[str, dict[str, Any]]:
                     "200": _ok("Healthy.", "Health"),
                     "503": _ok("Unhealthy.", "Health", **{"Retry-After": "Retry-After"}),
                 },
-                *SERVER_ERRORS,
+                *SERVER_ONLY_ERRORS,
             ),
         }
 
@@ -583,7 +593,7 @@ def _operational_paths() -> dict[str, dict[str, Any]]:
             "operationId": operation_id,
             "summary": summary,
             "tags": [tag],
-            "responses": _responses({"200": ok}, *SERVER_ERRORS),
+            "responses": _responses({"200": ok}, *SERVER_ONLY_ERRORS),
         }
 
     text = {"type": "string"}
@@ -675,7 +685,7 @@ def build_spec() -> APISpec:
     for status, response in PROBLEMS.items():
         # The app answers problems only under /api/, so each carries the rate-limit headers;
         # the HTTP server's own refusals (414, 431) come before the app and carry none.
-        if status not in SERVER_ERRORS:
+        if status not in SERVER_ONLY_ERRORS:
             response = {**response, "headers": {**response["headers"], **RATE_LIMIT_HEADERS}}
         spec.components.response(str(status), response)
     spec.components.security_scheme(
