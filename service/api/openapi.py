@@ -287,6 +287,7 @@ CREATE_EXAMPLE = {
     "priority": "high",
     "due_at": "2027-01-24T09:00:00Z",
     "tags": ["home", "shopping"],
+    "recurrence": {"rule": "FREQ=WEEKLY;BYDAY=SU", "basis": "due"},
 }
 UPDATE_EXAMPLE = {"title": "Buy oat milk", "due_at": "2027-01-25T18:00:00+01:00"}
 COMPLETION_EXAMPLE = {"completed": True}

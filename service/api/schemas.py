@@ -23,7 +23,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from service.domain.recurrence import BASES, RecurrenceError, parse_rule
+from service.domain.recurrence import BASES, MAX_RULE_LENGTH, RecurrenceError, parse_rule
 from service.domain.zones import MAX_ZONE_LENGTH, is_valid_zone
 
 READ_ONLY_FIELDS = frozenset(
@@ -300,7 +300,11 @@ class RecurrenceWrite(Schema):
     class Meta:
         unknown = RAISE
 
-    rule = fields.String(required=True, metadata={"description": RULE_DESCRIPTION})
+    rule = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_RULE_LENGTH),
+        metadata={"description": RULE_DESCRIPTION, "example": "FREQ=WEEKLY;BYDAY=MO,TH"},
+    )
     basis = fields.String(
         load_default="due",
         validate=validate.OneOf(BASES),
