@@ -229,3 +229,53 @@ def test_costly_searches_from_several_clients_leave_another_users_requests_withi
     for n in range(len(watcher)):
         # Not one 503: the searches no longer run into the statement timeout.
         assert_answered_in_time(watching.of(n), allowed=(200,))
+
+
+def test_requests_queued_behind_a_slow_one_are_shed_at_their_deadline_not_run_after_it(
+    database: str, db: psycopg.Connection
+) -> None:
+    # The breaker off and no statement timeout to trip it: only the deadline, counted from
+    # when the keep-alive worker read each request, bounds the wait. One worker, one thread:
+    # 4 writes to a locked row arrive together; the first waits out its 2 s deadline, and the
+    # others, whose deadline passed while they queued, are answered at once after it (they
+    # were answered at 4, 6 and 8 s when the deadline started with the app).
+    settings: dict[str, str | None] = {"THREADS": None, "WORKER_CLASS": None}
+    url = database
+    if VIA_PGBOUNCER:
+        url = via_pgbouncer(database)
+        settings["PG_TRANSACTION_POOLING"] = "true"
+    server = Gunicorn(
+        url,
+        **settings,
+        WEB_CONCURRENCY="1",
+        PG_STATEMENT_TIMEOUT_MS="0",
+        DB_DEADLINE_MS="2000",
+        DB_BREAKER_OPEN_MS="0",
+    )
+    try:
+        server.start()
+        owner = new_user()
+        task = create(server.port, owner, "contended")
+        path = f"/api/{owner}/tasks/{task['id']}"
+        replies: list[Reply | None] = [None] * 4
+        ready = threading.Barrier(len(replies))
+
+        def send(n: int) -> None:
+            ready.wait(10)
+            replies[n] = call(server.port, "PATCH", path, {"title": f"w{n}"}, timeout=30)
+
+        with db.transaction():
+            db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
+            threads = [threading.Thread(target=send, args=(n,)) for n in range(len(replies))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+        answered = [reply for reply in replies if reply is not None]
+        assert len(answered) == len(replies)
+        assert [reply.status for reply in answered] == [503] * len(replies)
+        assert all(reply.headers["retry-after"].isdigit() for reply in answered)
+        # 2 s for the first, then the rest at once: none waits for a second 2 s.
+        assert max(reply.seconds for reply in answered) < 3.5, [r.seconds for r in answered]
+    finally:
+        server.stop()

@@ -34,6 +34,7 @@ from service.server.keepalive_worker import (
     ConnectionShares,
     KeepAliveWorker,
     forget_worker,
+    kernel_arrival,
 )
 from tests.conftest import waiting_on_a_lock
 from tests.test_gunicorn import Server, json_lines, start_server, wait_for
@@ -122,7 +123,9 @@ def test_a_worker_out_of_file_descriptors_keeps_serving_and_accepts_again_later(
         def accept(self):
             raise OSError(errno.EMFILE, "Too many open files")
 
-    clock = iter([10.0, 10.1, 10.6])
+    # accept() reads the clock on entry (how long the listen queue went untaken), then when
+    # it pauses; may_accept() once per call.
+    clock = iter([10.0, 10.0, 10.1, 10.6])
     monkeypatch.setattr("service.server.keepalive_worker.time.monotonic", lambda: next(clock))
     worker.accept(Exhausted(backlog=1))  # no exception: the worker and its connections live
     assert not worker.may_accept()  # 0.1 s later: paused
@@ -807,3 +810,19 @@ def test_tls_connections_are_kept_alive_too(database_url, tmp_path):
             assert _Reader(silent).closed_by_server()
     finally:
         srv.stop()
+
+
+def test_kernel_arrival_is_when_the_last_data_came_in_and_falls_back_without_tcp_info():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname()) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.3)  # waiting in the listen queue, as behind a busy worker
+            server, _ = listener.accept()
+            with server:
+                came = kernel_arrival(server, fallback=time.monotonic())
+                assert 0.25 < time.monotonic() - came < 1.0
+    left, right = socket.socketpair()  # no TCP_INFO on a Unix socket
+    with left, right:
+        assert kernel_arrival(left, fallback=42.0) == 42.0

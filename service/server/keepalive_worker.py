@@ -39,6 +39,7 @@ import os
 import selectors
 import socket
 import ssl
+import struct
 import time
 from datetime import datetime
 from typing import Any
@@ -100,6 +101,12 @@ READING = (IDLE, HEAD, BODY)
 # time.monotonic() value of this process): its database deadline counts from then
 # (service.data.deadline reads it).
 ARRIVED = "tasks.arrived"
+
+# struct tcp_info (linux/tcp.h): tcpi_last_data_recv, the milliseconds since data last came in.
+_TCP_INFO = getattr(socket, "TCP_INFO", None)
+_TCP_INFO_SIZE = 104
+_LAST_DATA_RECV = struct.Struct("=I")
+_LAST_DATA_RECV_OFFSET = 52
 
 _PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
 # ssl.SSLSocket.recv takes no flags; the plain socket method peeks at the kernel's bytes.
@@ -266,6 +273,9 @@ def forget_worker(worker: Any) -> None:
 
 class KeepAliveWorker(base.Worker):
     """gunicorn worker: one thread, kept-alive connections, each request served inline."""
+
+    listened = 0.0  # when the listen queue was last taken from
+    lagged = False  # the listen queue went untaken longer than READ_AHEAD_AFTER before that
 
     def init_process(self) -> None:
         self.poller = selectors.DefaultSelector()
@@ -447,6 +457,10 @@ class KeepAliveWorker(base.Worker):
 
     def accept(self, listener: Any) -> None:
         """Take the connections waiting, up to ACCEPT_BATCH or this worker's share."""
+        now = time.monotonic()
+        # Connections taken now may have waited in the listen queue meanwhile, unseen.
+        self.lagged = now - self.listened > READ_AHEAD_AFTER
+        self.listened = now
         for _ in range(ACCEPT_BATCH):
             if not self.may_accept():
                 return
@@ -742,6 +756,11 @@ class KeepAliveWorker(base.Worker):
         # When its last byte was read (an early request: its head's).
         whole = min(length, len(conn.inbuf))
         arrived = next((at for end, at in conn.reads if end >= whole), time.monotonic())
+        if self.lagged and conn.req_count == 1:
+            # A first request may have waited in the listen queue while this worker was busy
+            # (a read ahead sees only connections already accepted): the kernel knows since
+            # when.
+            arrived = min(arrived, kernel_arrival(conn.sock, arrived))
         try:
             keep = self.handle_request(conn, req, out, early, arrived)
         except Exception as e:
@@ -943,3 +962,22 @@ class KeepAliveWorker(base.Worker):
             except Exception:
                 self.log.exception("Exception in post_request hook")
         return True
+
+
+def kernel_arrival(sock: socket.socket, fallback: float) -> float:
+    """Return when the connection's data last reached the kernel (monotonic), or `fallback`.
+
+    From TCP_INFO's tcpi_last_data_recv (Linux, millisecond resolution). Never earlier than
+    the request's last byte (later data only makes it later); `fallback` where there is no
+    TCP_INFO (other systems, a Unix socket).
+    """
+    if _TCP_INFO is None:
+        return fallback
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_SIZE)
+    except (OSError, ValueError):
+        return fallback
+    if len(info) < _LAST_DATA_RECV_OFFSET + _LAST_DATA_RECV.size:
+        return fallback
+    (milliseconds,) = _LAST_DATA_RECV.unpack_from(info, _LAST_DATA_RECV_OFFSET)
+    return time.monotonic() - milliseconds / 1000
