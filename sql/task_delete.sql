@@ -12,15 +12,14 @@ WITH RECURSIVE target AS (
       AND deleted_at IS NULL
       AND (%(if_versions)s::integer[] IS NULL OR version = ANY (%(if_versions)s::integer[]))
 ),
-subtree (id, list_key, depth) AS (
-    SELECT id, coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid), 0
+subtree (id, depth) AS (
+    SELECT id, 0
     FROM target
     UNION ALL
-    SELECT c.id, s.list_key, s.depth + 1
+    SELECT c.id, s.depth + 1
     FROM subtree AS s, tasks AS c
     WHERE c.user_id = %(user_id)s
-      AND coalesce(c.list_id, '00000000-0000-0000-0000-000000000000'::uuid) = s.list_key
-      AND coalesce(c.parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = s.id
+      AND c.parent_id = s.id
       AND s.depth < 8
 ),
 deleted AS (

@@ -111,20 +111,18 @@ changed AS (
 -- closes its open descendants and stamps them with the task's completion_id; reopening it
 -- reopens exactly the descendants stamped with the completion_id it had, and reopens its
 -- completed ancestors (a completed task never has an open descendant). Children are found
--- through tasks_user_tree_idx: a sub-task is always in its parent's list.
-descendants (id, list_key, depth) AS (
-    SELECT c.id, coalesce(c.list_id, '00000000-0000-0000-0000-000000000000'::uuid), 1
+-- through tasks_user_children_idx (migration 0009).
+descendants (id, depth) AS (
+    SELECT c.id, 1
     FROM changed, tasks AS c
     WHERE %(cascade)s::boolean
       AND c.user_id = %(user_id)s
-      AND coalesce(c.list_id, '00000000-0000-0000-0000-000000000000'::uuid) = coalesce(changed.list_id, '00000000-0000-0000-0000-000000000000'::uuid)
-      AND coalesce(c.parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = changed.id
+      AND c.parent_id = changed.id
     UNION ALL
-    SELECT c.id, d.list_key, d.depth + 1
+    SELECT c.id, d.depth + 1
     FROM descendants AS d, tasks AS c
     WHERE c.user_id = %(user_id)s
-      AND coalesce(c.list_id, '00000000-0000-0000-0000-000000000000'::uuid) = d.list_key
-      AND coalesce(c.parent_id, '00000000-0000-0000-0000-000000000000'::uuid) = d.id
+      AND c.parent_id = d.id
       AND d.depth < 8
 ),
 ancestors (id, parent_id, depth) AS (
@@ -144,15 +142,15 @@ closed AS (
         completion_id = changed.completion_id,
         version       = c.version + 1,
         updated_at    = changed.updated_at
-    FROM changed, descendants AS d
+    FROM changed
     WHERE changed.completed
       AND c.user_id = %(user_id)s
-      AND c.id = d.id
+      AND c.id = ANY (ARRAY(SELECT id FROM descendants))
       AND NOT c.completed
       AND c.deleted_at IS NULL
     RETURNING c.id
 ),
-reopened AS (
+reopened_ancestors AS (
     UPDATE tasks AS c
     SET completed     = false,
         completed_at  = NULL,
@@ -162,11 +160,25 @@ reopened AS (
     FROM changed
     WHERE NOT changed.completed
       AND c.user_id = %(user_id)s
+      AND c.id = ANY (ARRAY(SELECT id FROM ancestors))
       AND c.completed
       AND c.deleted_at IS NULL
-      AND (c.id IN (SELECT id FROM ancestors)
-           OR (c.completion_id = (SELECT completion_id FROM before)
-               AND c.id IN (SELECT id FROM descendants)))
+    RETURNING c.id
+),
+reopened_descendants AS (
+    UPDATE tasks AS c
+    SET completed     = false,
+        completed_at  = NULL,
+        completion_id = NULL,
+        version       = c.version + 1,
+        updated_at    = changed.updated_at
+    FROM changed
+    WHERE NOT changed.completed
+      AND c.user_id = %(user_id)s
+      AND c.id = ANY (ARRAY(SELECT id FROM descendants))
+      AND c.completed
+      AND c.completion_id = (SELECT completion_id FROM before)
+      AND c.deleted_at IS NULL
     RETURNING c.id
 )
 SELECT changed.id::text AS id, changed.user_id, changed.title, changed.description, changed.completed,

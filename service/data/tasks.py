@@ -8,8 +8,10 @@ written.
 
 Completion: `toggle` and `update` with `completed` are the completion paths of a single
 task (the bulk one is ListingStore.set_completed_matching); their statements cascade the
-change to the sub-tree and the ancestors in the same statement. Recurrence plugs in here:
-a recurring task's completion is decided in `_complete` before those statements run.
+change to the sub-tree and the ancestors in the same statement (task_toggle_flat first, for
+a task with no parent and no sub-tasks). Recurrence plugs in here: a recurring task's
+completion is to be decided in `toggle` and `_write` (when `completed` is among the
+changes), and in the bulk path, before those statements run.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class TaskStore:
         self._insert = queries["task_insert"]
         self._update = queries["task_update"]
         self._toggle = queries["task_toggle"]
+        self._toggle_flat = queries["task_toggle_flat"]
         self._delete = queries["task_delete"]
         self._place = queries["task_place"]
         self._ancestry = queries["task_ancestry"]
@@ -477,7 +480,11 @@ class TaskStore:
             "completion_id": uuid.uuid4(),
             "finish_series": False,
         }
-        row = self._one(self._toggle, params)
+        # Most tasks have no parent and no sub-tasks: their toggle is one short statement.
+        # A task in a tree takes the statement with the cascade.
+        row = self._one(self._toggle_flat, params)
+        if row is None:
+            row = self._one(self._toggle, params)
         if row is not None:
             return row
         # Nothing toggled: absent, a version mismatch, or an open recurring task; the
