@@ -275,7 +275,7 @@ class KeepAliveWorker(base.Worker):
     """gunicorn worker: one thread, kept-alive connections, each request served inline."""
 
     listened = 0.0  # when the listen queue was last taken from
-    lagged = False  # the listen queue went untaken longer than READ_AHEAD_AFTER before that
+    lagged = False  # the connection being taken may have waited unseen (see accept)
 
     def init_process(self) -> None:
         self.poller = selectors.DefaultSelector()
@@ -458,8 +458,10 @@ class KeepAliveWorker(base.Worker):
     def accept(self, listener: Any) -> None:
         """Take the connections waiting, up to ACCEPT_BATCH or this worker's share."""
         now = time.monotonic()
-        # Connections taken now may have waited in the listen queue meanwhile, unseen.
-        self.lagged = now - self.listened > READ_AHEAD_AFTER
+        # A connection taken now may have waited in the listen queue, unseen, since the queue
+        # was last looked at: before this call, or, when add() served a request inline,
+        # since this call began.
+        untaken = now - self.listened > READ_AHEAD_AFTER
         self.listened = now
         for _ in range(ACCEPT_BATCH):
             if not self.may_accept():
@@ -476,6 +478,7 @@ class KeepAliveWorker(base.Worker):
                     self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE
                     return
                 raise
+            self.lagged = untaken or time.monotonic() - now > READ_AHEAD_AFTER
             self.add(client_sock, client, listener.getsockname())
 
     def take_queued(self) -> None:
