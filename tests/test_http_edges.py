@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from falcon import inspect
 
 from service.core.config import MAX_BODY_BYTES
 
@@ -117,3 +118,18 @@ def test_a_body_of_unknown_keys_gets_a_bounded_422(api):
     assert all(e["location"] == "body" for e in resp.json["errors"])
     assert f"{n - MAX_LISTED_ERRORS} more errors are not listed" in resp.json["detail"]
     assert len(resp.body) < 4096
+
+
+def test_every_route_that_serves_get_serves_head(runtime):
+    # Routes added later (lists, trash, ...) get HEAD too: add them through create_app's list.
+    routes = inspect.inspect_app(runtime.app).routes
+    served = {
+        (route.path, method.method)
+        for route in routes
+        for method in route.methods
+        if not method.internal
+    }
+    missing = sorted(
+        path for path, method in served if method == "GET" and (path, "HEAD") not in served
+    )
+    assert missing == []
