@@ -13,6 +13,8 @@ VERBS = [
     ("patch_json", {"title": "stolen"}),
     ("patch_complete", None),
     ("patch_complete", {"completed": True}),
+    ("post_move", {"after": None}),
+    ("post_move", {"after": None, "list_id": None}),
 ]
 
 
@@ -21,6 +23,8 @@ def call(app, verb: str, path: str, body):
         if body is None:
             return app.patch(f"{path}/complete", expect_errors=True)
         return app.patch_json(f"{path}/complete", body, expect_errors=True)
+    if verb == "post_move":
+        return app.post_json(f"{path}/move", body, expect_errors=True)
     method = getattr(app, verb)
     if body is None:
         return method(path, expect_errors=True)
@@ -62,3 +66,26 @@ def test_same_task_id_path_under_another_user_is_404(api, other_api):
     theirs = other_api.created()
     path = f"/api/{api.user_id}/tasks/{theirs['id']}"
     api.app.get(path, status=404)
+
+
+def test_a_foreign_task_is_no_parent_and_no_sibling(api, other_api):
+    theirs = other_api.created(title="private")
+    mine = api.created()
+    body = {"title": "x", "parent_id": theirs["id"]}
+    foreign = api.app.post_json(api.base, body, expect_errors=True)
+    missing = api.app.post_json(api.base, {**body, "parent_id": MISSING}, expect_errors=True)
+    assert foreign.status_int == 422 and comparable(foreign) == comparable(missing)
+    for body in ({"after": theirs["id"]}, {"parent_id": theirs["id"], "after": None}):
+        foreign = api.app.post_json(api.item(mine["id"]) + "/move", body, expect_errors=True)
+        swapped = {k: (MISSING if v == theirs["id"] else v) for k, v in body.items()}
+        missing = api.app.post_json(api.item(mine["id"]) + "/move", swapped, expect_errors=True)
+        assert foreign.status_int == 422 and comparable(foreign) == comparable(missing)
+    assert other_api.app.get(other_api.item(theirs["id"])).json == theirs
+
+
+def test_settings_and_stats_are_per_user(api, other_api):
+    api.app.patch_json(f"/api/{api.user_id}/settings", {"time_zone": "Asia/Tokyo"})
+    api.created(due_date="2000-01-01")
+    assert other_api.app.get(f"/api/{other_api.user_id}/settings").json["time_zone"] == "UTC"
+    assert other_api.app.get(f"/api/{other_api.user_id}/stats").json["total"] == 0
+    assert other_api.app.get(f"{other_api.base}?list_id=inbox").json == []
