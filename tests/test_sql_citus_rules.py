@@ -6,10 +6,13 @@ function volatility. The same suite passes on a real cluster (docs/scaling.md).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import psycopg
 import pytest
 
 from service.core.config import MIGRATIONS_DIR, SQL_DIR
+from service.data.recurrence import violated_constraint
 from service.server.distribute import LOCAL_TABLES, REFERENCE_TABLES
 from tests.citus_rules import Catalog, check_foreign_keys, check_sql_dir, check_statement
 
@@ -228,3 +231,19 @@ def test_a_foreign_key_between_distributed_tables_without_user_id_fails(catalog)
     assert check_foreign_keys(good, catalog) == []
     to_reference = "ALTER TABLE reminders ADD FOREIGN KEY (id) REFERENCES zones (id)"
     assert check_foreign_keys(to_reference, catalog) == []
+
+
+def test_a_check_violation_relayed_by_citus_still_names_its_constraint(db):
+    # PostgreSQL sets the constraint_name field; a Citus coordinator relays a worker's error
+    # with the message only (seen on Citus 13.2): the name is read from the message then.
+    with pytest.raises(psycopg.errors.CheckViolation) as caught, db.transaction():
+        db.execute("INSERT INTO tasks (user_id, title) VALUES ('u', '')")
+    assert violated_constraint(caught.value) == "tasks_title_length"
+    relayed = SimpleNamespace(
+        diag=SimpleNamespace(
+            constraint_name=None,
+            message_primary='new row for relation "tasks_102050" violates check constraint'
+            ' "tasks_recurrence_needs_due"',
+        )
+    )
+    assert violated_constraint(relayed) == "tasks_recurrence_needs_due"

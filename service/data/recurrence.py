@@ -14,6 +14,7 @@ it, so a replay never advances twice), else in a transaction of its own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from service.domain.recurrence import (
 from service.domain.tree import RuleViolation
 
 Row = dict[str, Any]
+# The constraint a CHECK violation names in PostgreSQL's message (see violated_constraint).
+_CONSTRAINT_IN_MESSAGE = re.compile(r'violates check constraint "([^"]+)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,18 @@ def recurrence_params(changes: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def violated_constraint(error: psycopg.Error) -> str | None:
+    """Return the name of the constraint `error` reports.
+
+    A Citus coordinator relays a worker's error without its constraint_name field, so the
+    name is then read from the (English) message: ... violates check constraint "name".
+    """
+    if error.diag.constraint_name:
+        return error.diag.constraint_name
+    match = _CONSTRAINT_IN_MESSAGE.search(error.diag.message_primary or "")
+    return match.group(1) if match else None
+
+
 @contextmanager
 def translate_violations(fields: Mapping[str, Any]) -> Iterator[None]:
     """Turn the recurrence CHECK constraints a task write hit into RuleViolation (a 422).
@@ -82,7 +97,7 @@ def translate_violations(fields: Mapping[str, Any]) -> Iterator[None]:
     try:
         yield
     except psycopg.errors.CheckViolation as error:
-        constraint = error.diag.constraint_name
+        constraint = violated_constraint(error)
         if constraint == "tasks_recurrence_needs_due":
             if fields.get("recurrence"):
                 raise RuleViolation("recurrence", NEEDS_DUE) from None
