@@ -4,6 +4,9 @@
 -- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
 -- always 6 fractional digits), formatted in the outer SELECT: formatting them here saves
 -- building a UUID or datetime object for each value in Python and formatting it again.
+-- Outbox: an event per changed task (the task as answered, plus its url) and one delivery
+-- per subscribed webhook are written by this same statement, only while the user has an
+-- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
 WITH RECURSIVE target AS (
     SELECT id, list_id
     FROM tasks
@@ -28,17 +31,44 @@ deleted AS (
     WHERE t.user_id = %(user_id)s
       AND t.id = s.id
     RETURNING t.*
+),
+typed AS (
+    SELECT deleted.id::text AS id, deleted.user_id, deleted.title, deleted.description, deleted.completed,
+           utc_text(deleted.completed_at) AS completed_at,
+           deleted.priority,
+           utc_text(deleted.due_at) AS due_at,
+           deleted.tags, deleted."order", deleted.version,
+           utc_text(deleted.created_at) AS created_at,
+           utc_text(deleted.updated_at) AS updated_at,
+           deleted.recurrence_rule, deleted.recurrence_basis,
+           CASE WHEN deleted.recurrence_rule IS NOT NULL
+                THEN jsonb_build_object('rule', deleted.recurrence_rule,
+                                        'basis', deleted.recurrence_basis) END AS recurrence,
+           deleted.list_id::text AS list_id, deleted.parent_id::text AS parent_id, deleted.position,
+           deleted.time_zone, deleted.due_date,
+           utc_text(deleted.deleted_at) AS deleted_at,
+           'task.deleted' AS type
+    FROM deleted
+),
+hooks AS (
+    SELECT id, events FROM webhooks WHERE user_id = %(user_id)s AND enabled
+),
+event AS (
+    INSERT INTO events (user_id, type, data)
+    SELECT %(user_id)s, typed.type,
+           to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis'
+           || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id)
+    FROM typed
+    WHERE EXISTS (SELECT FROM hooks WHERE typed.type = ANY (hooks.events))
+    RETURNING id, type
+),
+delivery AS (
+    INSERT INTO webhook_deliveries (user_id, webhook_id, event_id, next_attempt_at)
+    SELECT %(user_id)s, hooks.id, event.id, now()
+    FROM event JOIN hooks ON event.type = ANY (hooks.events)
 )
-SELECT deleted.id::text AS id, deleted.user_id, deleted.title, deleted.description, deleted.completed,
-       utc_text(deleted.completed_at) AS completed_at,
-       deleted.priority,
-       utc_text(deleted.due_at) AS due_at,
-       deleted.tags, deleted."order", deleted.version,
-       utc_text(deleted.created_at) AS created_at,
-       utc_text(deleted.updated_at) AS updated_at,
-       deleted.recurrence_rule, deleted.recurrence_basis,
-       deleted.list_id::text AS list_id, deleted.parent_id::text AS parent_id, deleted.position, deleted.time_zone,
-       deleted.due_date,
-       utc_text(deleted.deleted_at) AS deleted_at
-FROM deleted
-WHERE deleted.id = %(task_id)s
+SELECT id, user_id, title, description, completed, completed_at, priority, due_at, tags,
+       "order", version, created_at, updated_at, recurrence_rule, recurrence_basis, list_id,
+       parent_id, position, time_zone, due_date, deleted_at
+FROM typed
+WHERE id = %(task_id)s::text

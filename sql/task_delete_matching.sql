@@ -1,6 +1,9 @@
 -- Delete every task of one user that matches the status filter (NULL: all of them), each with
 -- its sub-tree (a pending task's completed sub-tasks go with it). The row count includes the
 -- sub-tasks. With no filter every task matches, so no sub-tree needs walking.
+-- Answers how many tasks changed (`changed`). Outbox: an event per changed task (the task as answered, plus its url) and one delivery
+-- per subscribed webhook are written by this same statement, only while the user has an
+-- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
 WITH RECURSIVE matching AS (
     SELECT id, list_id
     FROM tasks
@@ -18,8 +21,49 @@ subtree (id, depth) AS (
       AND c.user_id = %(user_id)s
       AND c.parent_id = s.id
       AND s.depth < 8
+),
+changed AS (
+    DELETE FROM tasks AS t
+    USING (SELECT DISTINCT id FROM subtree) AS s
+    WHERE t.user_id = %(user_id)s
+      AND t.id = s.id
+    RETURNING t.*
+),
+hooks AS (
+    SELECT id, events FROM webhooks WHERE user_id = %(user_id)s AND enabled
+),
+typed AS (
+    -- Formatted only while the user has a webhook at all (a one-time filter).
+    SELECT changed.id::text AS id, changed.user_id, changed.title, changed.description, changed.completed,
+           utc_text(changed.completed_at) AS completed_at,
+           changed.priority,
+           utc_text(changed.due_at) AS due_at,
+           changed.tags, changed."order", changed.version,
+           utc_text(changed.created_at) AS created_at,
+           utc_text(changed.updated_at) AS updated_at,
+           changed.recurrence_rule, changed.recurrence_basis,
+           CASE WHEN changed.recurrence_rule IS NOT NULL
+                THEN jsonb_build_object('rule', changed.recurrence_rule,
+                                        'basis', changed.recurrence_basis) END AS recurrence,
+           changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position,
+           changed.time_zone, changed.due_date,
+           utc_text(changed.deleted_at) AS deleted_at,
+           'task.deleted' AS type
+    FROM changed
+    WHERE EXISTS (SELECT FROM hooks)
+),
+event AS (
+    INSERT INTO events (user_id, type, data)
+    SELECT %(user_id)s, typed.type,
+           to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis'
+           || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id)
+    FROM typed
+    WHERE EXISTS (SELECT FROM hooks WHERE typed.type = ANY (hooks.events))
+    RETURNING id, type
+),
+delivery AS (
+    INSERT INTO webhook_deliveries (user_id, webhook_id, event_id, next_attempt_at)
+    SELECT %(user_id)s, hooks.id, event.id, now()
+    FROM event JOIN hooks ON event.type = ANY (hooks.events)
 )
-DELETE FROM tasks AS t
-USING (SELECT DISTINCT id FROM subtree) AS s
-WHERE t.user_id = %(user_id)s
-  AND t.id = s.id
+SELECT count(*) AS changed FROM changed

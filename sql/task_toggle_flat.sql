@@ -5,31 +5,65 @@
 -- versions.
 -- completion_time, not a CASE around now(), and utc_text, not to_char: Citus refuses
 -- non-IMMUTABLE functions in CASE/COALESCE of a write and in its RETURNING (migration 0006).
-UPDATE tasks AS t
-SET completed     = NOT t.completed,
-    completed_at  = completion_time(NOT t.completed, t.completed_at, now()),
-    completion_id = CASE WHEN t.completed THEN NULL ELSE %(completion_id)s::uuid END,
-    version       = t.version + 1,
-    updated_at    = now()
-WHERE t.user_id = %(user_id)s
-  AND t.id = %(task_id)s
-  AND t.deleted_at IS NULL
-  AND t.parent_id IS NULL
-  AND (%(if_versions)s::integer[] IS NULL OR t.version = ANY (%(if_versions)s::integer[]))
-  -- An open recurring task completes an occurrence instead (service/data/recurrence.py).
-  AND (t.recurrence_rule IS NULL OR t.completed)
-  AND NOT EXISTS (SELECT 1
-                  FROM tasks AS c
-                  WHERE c.user_id = %(user_id)s
-                    AND c.parent_id = t.id)
-RETURNING t.id::text AS id, t.user_id, t.title, t.description, t.completed,
-          utc_text(t.completed_at) AS completed_at,
-          t.priority,
-          utc_text(t.due_at) AS due_at,
-          t.tags, t."order", t.version,
-          utc_text(t.created_at) AS created_at,
-          utc_text(t.updated_at) AS updated_at,
-          t.recurrence_rule, t.recurrence_basis,
-          t.list_id::text AS list_id, t.parent_id::text AS parent_id, t.position, t.time_zone,
-          t.due_date,
-          utc_text(t.deleted_at) AS deleted_at
+-- Outbox: an event per changed task (the task as answered, plus its url) and one delivery
+-- per subscribed webhook are written by this same statement, only while the user has an
+-- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
+WITH changed AS (
+    UPDATE tasks AS t
+    SET completed     = NOT t.completed,
+        completed_at  = completion_time(NOT t.completed, t.completed_at, now()),
+        completion_id = CASE WHEN t.completed THEN NULL ELSE %(completion_id)s::uuid END,
+        version       = t.version + 1,
+        updated_at    = now()
+    WHERE t.user_id = %(user_id)s
+      AND t.id = %(task_id)s
+      AND t.deleted_at IS NULL
+      AND t.parent_id IS NULL
+      AND (%(if_versions)s::integer[] IS NULL OR t.version = ANY (%(if_versions)s::integer[]))
+      -- An open recurring task completes an occurrence instead (service/data/recurrence.py).
+      AND (t.recurrence_rule IS NULL OR t.completed)
+      AND NOT EXISTS (SELECT 1
+                      FROM tasks AS c
+                      WHERE c.user_id = %(user_id)s
+                        AND c.parent_id = t.id)
+    RETURNING t.*
+),
+typed AS (
+    SELECT changed.id::text AS id, changed.user_id, changed.title, changed.description, changed.completed,
+           utc_text(changed.completed_at) AS completed_at,
+           changed.priority,
+           utc_text(changed.due_at) AS due_at,
+           changed.tags, changed."order", changed.version,
+           utc_text(changed.created_at) AS created_at,
+           utc_text(changed.updated_at) AS updated_at,
+           changed.recurrence_rule, changed.recurrence_basis,
+           CASE WHEN changed.recurrence_rule IS NOT NULL
+                THEN jsonb_build_object('rule', changed.recurrence_rule,
+                                        'basis', changed.recurrence_basis) END AS recurrence,
+           changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position,
+           changed.time_zone, changed.due_date,
+           utc_text(changed.deleted_at) AS deleted_at,
+           CASE WHEN changed.completed THEN 'task.completed' ELSE 'task.uncompleted' END AS type
+    FROM changed
+),
+hooks AS (
+    SELECT id, events FROM webhooks WHERE user_id = %(user_id)s AND enabled
+),
+event AS (
+    INSERT INTO events (user_id, type, data)
+    SELECT %(user_id)s, typed.type,
+           to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis'
+           || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id)
+    FROM typed
+    WHERE EXISTS (SELECT FROM hooks WHERE typed.type = ANY (hooks.events))
+    RETURNING id, type
+),
+delivery AS (
+    INSERT INTO webhook_deliveries (user_id, webhook_id, event_id, next_attempt_at)
+    SELECT %(user_id)s, hooks.id, event.id, now()
+    FROM event JOIN hooks ON event.type = ANY (hooks.events)
+)
+SELECT id, user_id, title, description, completed, completed_at, priority, due_at, tags,
+       "order", version, created_at, updated_at, recurrence_rule, recurrence_basis, list_id,
+       parent_id, position, time_zone, due_date, deleted_at
+FROM typed

@@ -12,8 +12,11 @@
 -- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
 -- always 6 fractional digits), formatted in the outer SELECT: formatting them here saves
 -- building a UUID or datetime object for each value in Python and formatting it again.
+-- Outbox: an event per changed task (the task as answered, plus its url) and one delivery
+-- per subscribed webhook are written by this same statement, only while the user has an
+-- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
 WITH RECURSIVE before AS (
-    SELECT completion_id
+    SELECT completion_id, completed
     FROM tasks
     WHERE user_id = %(user_id)s
       AND id = %(task_id)s
@@ -148,7 +151,7 @@ closed AS (
       AND c.id = ANY (ARRAY(SELECT id FROM descendants))
       AND NOT c.completed
       AND c.deleted_at IS NULL
-    RETURNING c.id
+    RETURNING c.*
 ),
 reopened_ancestors AS (
     UPDATE tasks AS c
@@ -163,7 +166,7 @@ reopened_ancestors AS (
       AND c.id = ANY (ARRAY(SELECT id FROM ancestors))
       AND c.completed
       AND c.deleted_at IS NULL
-    RETURNING c.id
+    RETURNING c.*
 ),
 reopened_descendants AS (
     UPDATE tasks AS c
@@ -179,17 +182,98 @@ reopened_descendants AS (
       AND c.completed
       AND c.completion_id = (SELECT completion_id FROM before)
       AND c.deleted_at IS NULL
-    RETURNING c.id
+    RETURNING c.*
+),
+typed AS (
+    SELECT changed.id::text AS id, changed.user_id, changed.title, changed.description, changed.completed,
+           utc_text(changed.completed_at) AS completed_at,
+           changed.priority,
+           utc_text(changed.due_at) AS due_at,
+           changed.tags, changed."order", changed.version,
+           utc_text(changed.created_at) AS created_at,
+           utc_text(changed.updated_at) AS updated_at,
+           changed.recurrence_rule, changed.recurrence_basis,
+           CASE WHEN changed.recurrence_rule IS NOT NULL
+                THEN jsonb_build_object('rule', changed.recurrence_rule,
+                                        'basis', changed.recurrence_basis) END AS recurrence,
+           changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position,
+           changed.time_zone, changed.due_date,
+           utc_text(changed.deleted_at) AS deleted_at,
+           CASE WHEN changed.completed AND NOT before.completed THEN 'task.completed'
+                WHEN before.completed AND NOT changed.completed THEN 'task.uncompleted'
+                ELSE 'task.updated' END AS type
+    FROM changed, before
+    UNION ALL
+    SELECT closed.id::text AS id, closed.user_id, closed.title, closed.description, closed.completed,
+           utc_text(closed.completed_at) AS completed_at,
+           closed.priority,
+           utc_text(closed.due_at) AS due_at,
+           closed.tags, closed."order", closed.version,
+           utc_text(closed.created_at) AS created_at,
+           utc_text(closed.updated_at) AS updated_at,
+           closed.recurrence_rule, closed.recurrence_basis,
+           CASE WHEN closed.recurrence_rule IS NOT NULL
+                THEN jsonb_build_object('rule', closed.recurrence_rule,
+                                        'basis', closed.recurrence_basis) END AS recurrence,
+           closed.list_id::text AS list_id, closed.parent_id::text AS parent_id, closed.position,
+           closed.time_zone, closed.due_date,
+           utc_text(closed.deleted_at) AS deleted_at,
+           'task.completed'
+    FROM closed
+    UNION ALL
+    SELECT reopened_ancestors.id::text AS id, reopened_ancestors.user_id, reopened_ancestors.title, reopened_ancestors.description, reopened_ancestors.completed,
+           utc_text(reopened_ancestors.completed_at) AS completed_at,
+           reopened_ancestors.priority,
+           utc_text(reopened_ancestors.due_at) AS due_at,
+           reopened_ancestors.tags, reopened_ancestors."order", reopened_ancestors.version,
+           utc_text(reopened_ancestors.created_at) AS created_at,
+           utc_text(reopened_ancestors.updated_at) AS updated_at,
+           reopened_ancestors.recurrence_rule, reopened_ancestors.recurrence_basis,
+           CASE WHEN reopened_ancestors.recurrence_rule IS NOT NULL
+                THEN jsonb_build_object('rule', reopened_ancestors.recurrence_rule,
+                                        'basis', reopened_ancestors.recurrence_basis) END AS recurrence,
+           reopened_ancestors.list_id::text AS list_id, reopened_ancestors.parent_id::text AS parent_id, reopened_ancestors.position,
+           reopened_ancestors.time_zone, reopened_ancestors.due_date,
+           utc_text(reopened_ancestors.deleted_at) AS deleted_at,
+           'task.uncompleted'
+    FROM reopened_ancestors
+    UNION ALL
+    SELECT reopened_descendants.id::text AS id, reopened_descendants.user_id, reopened_descendants.title, reopened_descendants.description, reopened_descendants.completed,
+           utc_text(reopened_descendants.completed_at) AS completed_at,
+           reopened_descendants.priority,
+           utc_text(reopened_descendants.due_at) AS due_at,
+           reopened_descendants.tags, reopened_descendants."order", reopened_descendants.version,
+           utc_text(reopened_descendants.created_at) AS created_at,
+           utc_text(reopened_descendants.updated_at) AS updated_at,
+           reopened_descendants.recurrence_rule, reopened_descendants.recurrence_basis,
+           CASE WHEN reopened_descendants.recurrence_rule IS NOT NULL
+                THEN jsonb_build_object('rule', reopened_descendants.recurrence_rule,
+                                        'basis', reopened_descendants.recurrence_basis) END AS recurrence,
+           reopened_descendants.list_id::text AS list_id, reopened_descendants.parent_id::text AS parent_id, reopened_descendants.position,
+           reopened_descendants.time_zone, reopened_descendants.due_date,
+           utc_text(reopened_descendants.deleted_at) AS deleted_at,
+           'task.uncompleted'
+    FROM reopened_descendants
+),
+hooks AS (
+    SELECT id, events FROM webhooks WHERE user_id = %(user_id)s AND enabled
+),
+event AS (
+    INSERT INTO events (user_id, type, data)
+    SELECT %(user_id)s, typed.type,
+           to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis'
+           || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id)
+    FROM typed
+    WHERE EXISTS (SELECT FROM hooks WHERE typed.type = ANY (hooks.events))
+    RETURNING id, type
+),
+delivery AS (
+    INSERT INTO webhook_deliveries (user_id, webhook_id, event_id, next_attempt_at)
+    SELECT %(user_id)s, hooks.id, event.id, now()
+    FROM event JOIN hooks ON event.type = ANY (hooks.events)
 )
-SELECT changed.id::text AS id, changed.user_id, changed.title, changed.description, changed.completed,
-       utc_text(changed.completed_at) AS completed_at,
-       changed.priority,
-       utc_text(changed.due_at) AS due_at,
-       changed.tags, changed."order", changed.version,
-       utc_text(changed.created_at) AS created_at,
-       utc_text(changed.updated_at) AS updated_at,
-       changed.recurrence_rule, changed.recurrence_basis,
-       changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position, changed.time_zone,
-       changed.due_date,
-       utc_text(changed.deleted_at) AS deleted_at
-FROM changed
+SELECT id, user_id, title, description, completed, completed_at, priority, due_at, tags,
+       "order", version, created_at, updated_at, recurrence_rule, recurrence_basis, list_id,
+       parent_id, position, time_zone, due_date, deleted_at
+FROM typed
+WHERE id = %(task_id)s::text

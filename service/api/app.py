@@ -13,7 +13,13 @@ from service.api.cors import Cors
 from service.api.idempotency import IdempotencyKeys
 from service.api.listing import CursorCodec
 from service.api.media import MediaHandlers, media_handlers
-from service.api.middleware import PathParams, RequestBody, RequestId, TrustForwardedHeaders
+from service.api.middleware import (
+    EventUrls,
+    PathParams,
+    RequestBody,
+    RequestId,
+    TrustForwardedHeaders,
+)
 from service.api.openapi import openapi_json
 from service.api.ratelimit import rate_limits
 from service.api.resources.completions import LatestCompletion, TaskCompletions
@@ -57,6 +63,7 @@ def create_app(
     ]
     if config.trust_forwarded_headers:
         middleware.append(TrustForwardedHeaders())
+    middleware.append(EventUrls())
     auth = authentication(config)
     if auth is not None:
         # Before the path and body checks: an anonymous caller learns nothing from a 422.

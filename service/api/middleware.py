@@ -15,6 +15,7 @@ from service.api.errors import RequestValidationError
 from service.api.media import too_large
 from service.core.config import MAX_BODY_BYTES
 from service.core.logs import request_id_var
+from service.data import outbox
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _USER_ID = re.compile(r"[A-Za-z0-9._~@|:+-]{1,128}")
@@ -154,3 +155,22 @@ class TrustForwardedHeaders:
         if host not in _valid_hosts:
             check_host(host)
         req.context.url_prefix = req.forwarded_prefix
+
+
+class EventUrls:
+    """Tell the outbox how this request reached the service, for the `url` of event payloads.
+
+    After TrustForwardedHeaders: behind a trusted proxy the forwarded scheme and host count.
+    """
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.url_prefix_token = outbox.url_prefix.set(
+            req.context.get("url_prefix") or req.prefix
+        )
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        token = req.context.get("url_prefix_token")
+        if token is not None:
+            outbox.url_prefix.reset(token)

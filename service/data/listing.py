@@ -21,6 +21,7 @@ import orjson
 from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
+from service.data.outbox import tasks_url
 from service.data.queries import Queries
 
 Row = dict[str, Any]
@@ -181,17 +182,28 @@ class ListingStore:
 
     def delete_matching(self, user_id: str, filters: Filters) -> int:
         """Delete the user's tasks that match the status filter; return how many."""
+        params = {
+            "user_id": user_id,
+            "completed": filters.completed,
+            "tasks_url": tasks_url(user_id),
+        }
         with unit_of_work.connection(self._pool) as conn:
-            cursor = conn.execute(
-                self._delete_matching, {"user_id": user_id, "completed": filters.completed}
-            )
-            return cursor.rowcount
+            row = conn.execute(self._delete_matching, params).fetchone()
+        assert row is not None  # an aggregate without GROUP BY always yields one row
+        return row["changed"]
 
     def set_completed_matching(self, user_id: str, filters: Filters, completed: bool) -> int:
         """Set the completed flag of the matching tasks; return how many changed."""
-        params = {"user_id": user_id, "completed": filters.completed, "set_completed": completed}
+        params = {
+            "user_id": user_id,
+            "completed": filters.completed,
+            "set_completed": completed,
+            "tasks_url": tasks_url(user_id),
+        }
         with unit_of_work.connection(self._pool) as conn:
-            return conn.execute(self._set_completed_matching, params).rowcount
+            row = conn.execute(self._set_completed_matching, params).fetchone()
+        assert row is not None  # an aggregate without GROUP BY always yields one row
+        return row["changed"]
 
     def stats(self, user_id: str) -> Row:
         """Return the user's task counts: total, completed, pending and overdue."""

@@ -8,13 +8,27 @@ instant. Nothing is written for a user without an enabled webhook subscribed to 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
+from urllib.parse import quote
 
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
 from service.data.queries import Queries
+
+# The scheme and host the current request reached the service by (set by the API's
+# middleware): an event's task carries its absolute `url`, as GET returns it.
+url_prefix: ContextVar[str] = ContextVar("tasks_url_prefix", default="")
+
+# Characters of a user_id that may stand in a path unescaped ("|" is not one of them).
+_PATH_SAFE = "~@:+._-"
+
+
+def tasks_url(user_id: str) -> str:
+    """Return the absolute URL of the user's task collection in the current request."""
+    return f"{url_prefix.get()}/api/{quote(user_id, safe=_PATH_SAFE)}/tasks"
 
 
 class Outbox:

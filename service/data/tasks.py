@@ -30,6 +30,7 @@ from psycopg_pool import ConnectionPool
 from service.data import unit_of_work
 from service.data.listing import Filters, ListingStore
 from service.data.lists import ListStore
+from service.data.outbox import tasks_url
 from service.data.preconditions import PreconditionFailed
 from service.data.queries import Queries
 from service.data.recurrence import RecurrenceStore, recurrence_params, translate_violations
@@ -203,6 +204,7 @@ class TaskStore:
             return self._create(user_id, fields, params)
 
     def _create(self, user_id: str, fields: Mapping[str, Any], params: dict[str, Any]) -> Row:
+        params["tasks_url"] = tasks_url(user_id)
         params["position"] = positions.creation_key()
         params["completion_id"] = uuid.uuid4() if params["completed"] else None
         params["due_date_start"] = None
@@ -442,6 +444,7 @@ class TaskStore:
             # finish_series: complete a recurring task for good (its series ended).
             "finish_series": finish_series,
             **recurrence_params(changes),
+            "tasks_url": tasks_url(user_id),
         }
         for name in WRITABLE_FIELDS:
             params[f"set_{name}"] = name in changes
@@ -479,6 +482,7 @@ class TaskStore:
             "cascade": True,
             "completion_id": uuid.uuid4(),
             "finish_series": False,
+            "tasks_url": tasks_url(user_id),
         }
         # Most tasks have no parent and no sub-tasks: their toggle is one short statement.
         # A task in a tree takes the statement with the cascade.
@@ -505,7 +509,12 @@ class TaskStore:
         With `if_versions`, only while the task's version is one of them, else
         `PreconditionFailed`.
         """
-        params = {"user_id": user_id, "task_id": task_id, "if_versions": _versions(if_versions)}
+        params = {
+            "user_id": user_id,
+            "task_id": task_id,
+            "if_versions": _versions(if_versions),
+            "tasks_url": tasks_url(user_id),
+        }
         row = self._one(self._delete, params)
         if row is None:
             self._absent_or_mismatch(user_id, task_id, if_versions)
