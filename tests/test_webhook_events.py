@@ -299,3 +299,19 @@ def test_a_recurring_tasks_event_carries_its_recurrence_as_answered(hooks_app, d
     event = events_of(db, user_id)[0]
     assert event["data"] == created
     assert "recurrence_rule" not in event["data"]
+
+
+def test_completing_a_recurring_task_records_one_occurrences_task_completed(hooks_app, db, user_id):
+    subscribe(hooks_app, user_id, events=["task.completed"])
+    body = {
+        "title": "daily",
+        "due_at": "2030-01-07T09:00:00Z",
+        "recurrence": {"rule": "FREQ=DAILY", "basis": "due"},
+    }
+    created = hooks_app.post_json(f"/api/{user_id}/tasks", body, status=201).json
+    advanced = hooks_app.patch(f"{created['url']}/complete").json
+    assert advanced["completed"] is False and advanced["due_at"] > created["due_at"]
+    got = events_of(db, user_id)
+    assert [e["type"] for e in got] == ["task.completed"]
+    assert got[0]["data"] == advanced
+    assert got[0]["deliveries"] == 1

@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -31,6 +32,23 @@ def tasks_url(user_id: str) -> str:
     return f"{url_prefix.get()}/api/{quote(user_id, safe=_PATH_SAFE)}/tasks"
 
 
+def _dumps(value: Any) -> str:
+    # orjson: dates, UUIDs and datetimes as the API writes them.
+    return orjson.dumps(value).decode()
+
+
+def task_payload(user_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    """Return a task row as the API answers it: with its url and its recurrence object."""
+    data = {k: v for k, v in row.items() if k not in ("recurrence_rule", "recurrence_basis")}
+    data["url"] = f"{tasks_url(user_id)}/{row['id']}"
+    if "recurrence_rule" in row:
+        rule = row["recurrence_rule"]
+        data["recurrence"] = (
+            None if rule is None else {"rule": rule, "basis": row["recurrence_basis"]}
+        )
+    return data
+
+
 class Outbox:
     """Record events of a user (see the module docstring)."""
 
@@ -44,7 +62,7 @@ class Outbox:
         Call it inside the transaction of the change (`unit_of_work.bind`), so that both
         commit or neither does.
         """
-        params = {"user_id": user_id, "type": type, "data": Jsonb(data)}
+        params = {"user_id": user_id, "type": type, "data": Jsonb(data, dumps=_dumps)}
         with unit_of_work.connection(self._pool) as conn:
             row = conn.execute(self._insert, params).fetchone()
         return None if row is None else row["event_id"]

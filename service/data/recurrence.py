@@ -27,6 +27,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
+from service.data.outbox import Outbox, task_payload
 from service.data.preconditions import PreconditionFailed
 from service.data.queries import Queries
 from service.domain.recurrence import (
@@ -158,6 +159,7 @@ class RecurrenceStore:
         self._list = queries["task_completions_list"]
         self._open_recurring = queries["task_recurring_open_ids"]
         self._get = queries["task_get"]
+        self._outbox = Outbox(pool, queries)
 
     def complete(
         self,
@@ -219,7 +221,12 @@ class RecurrenceStore:
                     "bump": 1 if locked["version"] == version else 0,
                 },
             )
-            return Outcome(conn.execute(self._get, params).fetchone(), recurred=True)
+            row = conn.execute(self._get, params).fetchone()
+            if row is not None:
+                # The occurrence's task.completed, in this transaction (the outbox): the task
+                # as it now stands, open at its next occurrence.
+                self._outbox.emit(user_id, "task.completed", task_payload(user_id, row))
+            return Outcome(row, recurred=True)
 
     def complete_open_recurring(self, user_id: str, finish: Callable[[UUID], Row | None]) -> int:
         """Complete the current occurrence of every open recurring task of the user.
