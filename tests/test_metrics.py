@@ -200,3 +200,26 @@ def test_the_pool_sampler_thread_updates_the_gauges_and_stops(runtime):
         sampler.stop()
     assert gauge._value.get() == runtime.pool.get_stats()["pool_size"]
     assert sampler._thread is None
+
+
+def test_a_scrape_reads_again_when_a_workers_file_vanishes_mid_read(tmp_path, monkeypatch):
+    """A dead worker's live gauges removed between listing and opening cost no 500."""
+    from prometheus_client import multiprocess as prometheus_multiprocess
+
+    from service.core import metrics
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    real_merge = prometheus_multiprocess.MultiProcessCollector.merge
+    calls = {"n": 0}
+
+    def flaky_merge(files, accumulate=True):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise FileNotFoundError("gauge_liveall_123.db")
+        return real_merge(files, accumulate)
+
+    monkeypatch.setattr(
+        prometheus_multiprocess.MultiProcessCollector, "merge", staticmethod(flaky_merge)
+    )
+    metrics.exposition()
+    assert calls["n"] == 2

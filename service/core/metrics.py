@@ -263,7 +263,17 @@ def exposition() -> bytes:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
     prometheus_multiprocess.MultiProcessCollector(registry, path=directory)
+    # A worker that exits while we read has its live-gauge files removed between the
+    # directory listing and the open (gunicorn's child_exit): read the directory again.
+    for _ in range(_SCRAPE_ATTEMPTS - 1):
+        try:
+            return generate_latest(registry)
+        except FileNotFoundError:
+            continue
     return generate_latest(registry)
+
+
+_SCRAPE_ATTEMPTS = 5
 
 
 class MetricsResource:
