@@ -106,7 +106,7 @@ def test_a_long_title_says_the_limit(api):
 
 def test_an_empty_tag_says_so(api):
     [(_, field, message)] = errors_of(api.create(status=422, tags=["ok", "  "]))
-    assert field == "tags[1]"
+    assert field == "tags.1"
     assert message == "Must not be empty; it is empty after trimming spaces."
 
 

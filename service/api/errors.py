@@ -68,7 +68,7 @@ def _flatten(messages: Any, location: str, prefix: str | None):
             if key == "_schema":
                 name = prefix
             elif isinstance(key, int):
-                name = f"{prefix}[{key}]"
+                name = f"{prefix}.{key}"
             else:
                 name = _clip(f"{prefix}.{key}" if prefix else str(key))
             yield from _flatten(value, location, name)
