@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,12 +99,20 @@ class DeliverWebhooks:
         self._lock = threading.Lock()
 
     def run_once(self, stopping: threading.Event) -> int:
-        """Claim as many due deliveries as there are free threads and start them."""
+        """Claim as many due deliveries as there are free threads and start them.
+
+        Return how many it started (or, with every thread busy, how many finished while it
+        waited for one): more than 0 means look again at once.
+        """
         with self._lock:
             self._in_flight = {f for f in self._in_flight if not f.done()}
             free = self._concurrency - len(self._in_flight)
+            busy = list(self._in_flight)
         if free <= 0:
-            return 0
+            # Every thread is sending: wait for one to finish (not for the poll interval), so
+            # that a backlog drains as fast as the receivers answer.
+            done, _ = wait(busy, timeout=self.interval, return_when=FIRST_COMPLETED)
+            return len(done)
         with self._pool.connection() as conn:
             users = [r["user_id"] for r in conn.execute(self._due_users, {"limit": free})]
         claimed: list[dict[str, Any]] = []
