@@ -52,6 +52,7 @@ from gunicorn.http.unreader import Unreader
 from gunicorn.workers import base
 
 from service.core.config import MAX_BODY_BYTES
+from service.data.deadline import ARRIVED  # when the request was read whole, for its deadline
 from service.server.sync_worker import STOP_LINGER, write_problem
 
 # Whole-request deadlines (seconds): a client must send a request's head within HEAD_TIMEOUT
@@ -96,11 +97,6 @@ BODY = "body"  # the head is whole, part of the body is missing
 WRITE = "write"  # an answer is being sent
 CLOSING = "closing"  # the answer is sent and the write side shut; draining until the client closes
 READING = (IDLE, HEAD, BODY)
-
-# The environ key under which the app finds when the request was read whole (a
-# time.monotonic() value of this process): its database deadline counts from then
-# (service.data.deadline reads it).
-ARRIVED = "tasks.arrived"
 
 # struct tcp_info (linux/tcp.h): tcpi_last_data_recv, the milliseconds since data last came in.
 _TCP_INFO = getattr(socket, "TCP_INFO", None)
