@@ -183,6 +183,7 @@ def test_a_full_worker_closes_its_longest_idle_connections_for_waiting_clients(m
 def _parsing_worker() -> KeepAliveWorker:
     worker = KeepAliveWorker.__new__(KeepAliveWorker)
     worker.cfg = GunicornConfig()
+    worker.inbuf_cap = CHUNKED_BUFFER_MAX + worker.max_head()  # as run() sets it
     return worker
 
 

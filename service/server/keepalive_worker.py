@@ -362,6 +362,9 @@ class KeepAliveWorker(base.Worker):
             listener.setblocking(False)
         if self.cfg.is_ssl:
             self.tls_context = gsock.ssl_context(self.cfg)
+        # Enough to hold any head and any body this worker buffers, so that it always holds
+        # a whole request or an error to answer: past it, reading waits.
+        self.inbuf_cap = CHUNKED_BUFFER_MAX + self.max_head()
         # Signals (SIGTERM, SIGQUIT) write to this pipe, which wakes the selector.
         self.poller.register(self.PIPE[0], selectors.EVENT_READ, None)
         # Imported here, after fork: the master must not create metric files of its own.
@@ -434,8 +437,7 @@ class KeepAliveWorker(base.Worker):
             if isinstance(conn, Connection) and conn.sock.fileno() >= 0:
                 if conn.state in READING:
                     self.pull(conn)
-                    self.watch(conn, 0)  # read already: the selector would not say so again
-                    self.ready.append(conn)
+                    self.ready.append(conn)  # read already: the selector may not say so again
 
     def serve_ready(self) -> None:
         """Serve one buffered (pipelined) request of each connection that had one waiting."""
@@ -600,7 +602,7 @@ class KeepAliveWorker(base.Worker):
     def receive(self, conn: Connection) -> None:
         """Move what the client sent into the connection's buffer, without waiting for more."""
         sock = conn.sock
-        cap = CHUNKED_BUFFER_MAX + self.max_head()
+        cap = self.inbuf_cap
         while len(conn.inbuf) < cap:  # enough to decide on; the rest waits in the kernel
             try:
                 data = sock.recv(RECV_SIZE)
