@@ -444,7 +444,10 @@ class KeepAliveWorker(base.Worker):
         for _ in range(len(self.ready)):
             conn = self.ready.popleft()
             if conn.sock.fileno() >= 0 and conn.state in READING:
-                self.on_readable(conn)
+                if conn.inbuf or conn.eof:
+                    self.advance(conn)  # read already
+                else:
+                    self.on_readable(conn)
 
     def drain_wakeup_pipe(self) -> None:
         try:
@@ -516,8 +519,14 @@ class KeepAliveWorker(base.Worker):
             return
         # The first request gets the keep-alive time, and no less than a head's.
         conn.deadline = now + max(self.cfg.keepalive, HEAD_TIMEOUT)
-        # The request is usually there already; if not, the selector says when it is.
-        self.on_readable(conn)
+        # The request is usually there already: read it now, serve it once this turn's other
+        # clients have been read (and the accepts are done), so that a long request served
+        # meanwhile counts toward its deadline. If not there, the selector says when it is.
+        self.pull(conn)
+        if conn.inbuf or conn.eof:
+            self.ready.append(conn)
+        else:
+            self.watch(conn, selectors.EVENT_READ)
 
     def watch(self, conn: Connection, events: int) -> None:
         """Make the selector watch `conn` for `events` (0: not at all)."""
