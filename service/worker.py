@@ -1,6 +1,7 @@
 """The background worker: `python -m service.worker` delivers webhooks and purges old records.
 
-The purges: expired Idempotency-Key records, and outbox events past their retention.
+The purges: expired Idempotency-Key records, outbox events past their retention, and trash
+batches older than TRASH_RETENTION_DAYS.
 
 Any number may run at once, beside the web service or on other hosts: every job claims its
 work with FOR UPDATE SKIP LOCKED in short statements (service/jobs/, sql/jobs/), so two
@@ -36,6 +37,7 @@ from service.jobs import metrics
 from service.jobs.deliver_webhooks import DeliverWebhooks
 from service.jobs.purge_events import PurgeEvents
 from service.jobs.purge_idempotency_keys import PurgeIdempotencyKeys
+from service.jobs.purge_trash import PurgeTrash
 
 logger = logging.getLogger("service.worker")
 
@@ -176,6 +178,7 @@ def build(config: Config) -> Worker:
         ),
         PurgeIdempotencyKeys(pool, queries),
         PurgeEvents(pool, queries),
+        PurgeTrash(pool, queries, config.trash_retention_days),
     ]
     return Worker(pool, jobs, QueueGauges(pool, queries))
 

@@ -1,5 +1,6 @@
--- Delete one task of one user with its sub-tree and return what the task was; no row when
--- there is none.
+-- Move one live task of one user with its live sub-tree to the trash as batch `batch_id` and
+-- return what the task is now (deleted_at and batch_id set); no row when there is none. A
+-- sub-task already in the trash stays in its own batch.
 -- if_versions (If-Match): only while the task's version is one of them; NULL: unconditional.
 -- The id and the timestamps come back as the contract's text (timestamps: RFC 3339, UTC,
 -- always 6 fractional digits), formatted in the outer SELECT: formatting them here saves
@@ -8,7 +9,7 @@
 -- per subscribed webhook are written by this same statement, only while the user has an
 -- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
 WITH RECURSIVE target AS (
-    SELECT id, list_id
+    SELECT id
     FROM tasks
     WHERE user_id = %(user_id)s
       AND id = %(task_id)s
@@ -23,13 +24,17 @@ subtree (id, depth) AS (
     FROM subtree AS s, tasks AS c
     WHERE c.user_id = %(user_id)s
       AND c.parent_id = s.id
+      AND c.deleted_at IS NULL
       AND s.depth < 8
 ),
 deleted AS (
-    DELETE FROM tasks AS t
-    USING subtree AS s
+    UPDATE tasks AS t
+    SET deleted_at = now(),
+        batch_id   = %(batch_id)s
+    FROM subtree AS s
     WHERE t.user_id = %(user_id)s
       AND t.id = s.id
+      AND t.deleted_at IS NULL
     RETURNING t.*
 ),
 typed AS (
@@ -47,6 +52,7 @@ typed AS (
            deleted.list_id::text AS list_id, deleted.parent_id::text AS parent_id, deleted.position,
            deleted.time_zone, deleted.due_date,
            utc_text(deleted.deleted_at) AS deleted_at,
+           deleted.batch_id::text AS batch_id,
            'task.deleted' AS type
     FROM deleted
 ),
@@ -69,6 +75,6 @@ delivery AS (
 )
 SELECT id, user_id, title, description, completed, completed_at, priority, due_at, tags,
        "order", version, created_at, updated_at, recurrence_rule, recurrence_basis, list_id,
-       parent_id, position, time_zone, due_date, deleted_at
+       parent_id, position, time_zone, due_date, deleted_at, batch_id
 FROM typed
 WHERE id = %(task_id)s::text

@@ -1,11 +1,12 @@
--- Delete every task of one user that matches the status filter (NULL: all of them), each with
--- its sub-tree (a pending task's completed sub-tasks go with it). The row count includes the
--- sub-tasks. With no filter every task matches, so no sub-tree needs walking.
+-- Move every live task of one user that matches the status filter (NULL: all of them) to the
+-- trash as batch `batch_id`, each with its live sub-tree (a pending task's completed
+-- sub-tasks go with it). The count includes the sub-tasks. With no filter every live task
+-- matches, so no sub-tree needs walking.
 -- Answers how many tasks changed (`changed`). Outbox: an event per changed task (the task as answered, plus its url) and one delivery
 -- per subscribed webhook are written by this same statement, only while the user has an
 -- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
 WITH RECURSIVE matching AS (
-    SELECT id, list_id
+    SELECT id
     FROM tasks
     WHERE user_id = %(user_id)s
       AND (%(completed)s::boolean IS NULL OR completed = %(completed)s::boolean)
@@ -20,13 +21,17 @@ subtree (id, depth) AS (
     WHERE %(completed)s::boolean IS NOT NULL
       AND c.user_id = %(user_id)s
       AND c.parent_id = s.id
+      AND c.deleted_at IS NULL
       AND s.depth < 8
 ),
 changed AS (
-    DELETE FROM tasks AS t
-    USING (SELECT DISTINCT id FROM subtree) AS s
+    UPDATE tasks AS t
+    SET deleted_at = now(),
+        batch_id   = %(batch_id)s
+    FROM (SELECT DISTINCT id FROM subtree) AS s
     WHERE t.user_id = %(user_id)s
       AND t.id = s.id
+      AND t.deleted_at IS NULL
     RETURNING t.*
 ),
 hooks AS (
@@ -48,6 +53,7 @@ typed AS (
            changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position,
            changed.time_zone, changed.due_date,
            utc_text(changed.deleted_at) AS deleted_at,
+           changed.batch_id::text AS batch_id,
            'task.deleted' AS type
     FROM changed
     WHERE EXISTS (SELECT FROM hooks)

@@ -78,13 +78,13 @@ def test_patch_renames_and_recolours_with_if_match(api):
     api.app.patch_json(f"{lists_path(api)}/{MISSING}", {"name": "x"}, status=404)
 
 
-def test_delete_is_refused_until_the_trash_exists(api):
+def test_delete_moves_the_list_to_the_trash(api):
     made = make_list(api)
     task = api.created(title="in it", list_id=made["id"])
-    resp = api.app.delete(f"{lists_path(api)}/{made['id']}", status=409)
-    assert resp.content_type == "application/problem+json"
-    assert "trash" in resp.json["detail"]
-    assert api.app.get(api.item(task["id"])).json["list_id"] == made["id"]
+    resp = api.app.delete(f"{lists_path(api)}/{made['id']}", status=200)
+    assert resp.json["id"] == made["id"] and resp.json["batch_id"] == resp.headers["X-Batch-ID"]
+    api.app.get(api.item(task["id"]), status=404)
+    api.app.get(f"{lists_path(api)}/{made['id']}", status=404)
     api.app.delete(f"{lists_path(api)}/{MISSING}", status=404)
 
 

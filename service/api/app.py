@@ -29,6 +29,7 @@ from service.api.resources.lists import ListCollection, ListItem
 from service.api.resources.settings import UserSettings
 from service.api.resources.stats import TaskStats
 from service.api.resources.tasks import TaskCollection, TaskCompletion, TaskItem, TaskMove
+from service.api.resources.trash import Trash, TrashBatch, TrashRestore
 from service.api.resources.webhooks import WebhookCollection, WebhookDeliveries, WebhookItem
 from service.core.config import MAX_BODY_BYTES, Config
 from service.core.metrics import MetricsResource, PoolMetrics, RequestMetrics
@@ -99,8 +100,11 @@ def create_app(
         ("/api/{user_id}/tasks/{task_id}/completions/latest", LatestCompletion(store)),
         ("/api/{user_id}/stats", TaskStats(store.listing)),
         ("/api/{user_id}/lists", ListCollection(store.lists)),
-        ("/api/{user_id}/lists/{list_id}", ListItem(store.lists)),
+        ("/api/{user_id}/lists/{list_id}", ListItem(store.lists, store.trash)),
         ("/api/{user_id}/settings", UserSettings(store.settings)),
+        ("/api/{user_id}/trash", Trash(store.trash, cursors)),
+        ("/api/{user_id}/trash/{batch_id}", TrashBatch(store.trash)),
+        ("/api/{user_id}/trash/{batch_id}/restore", TrashRestore(store.trash)),
     ]
     if webhooks is not None:
         insecure = config.webhook_allow_insecure

@@ -172,6 +172,29 @@ class CursorCodec:
         )
         return f"{_b64encode(payload)}.{_b64encode(self._mac(user_id, payload))}"
 
+    def sign(self, user_id: str, purpose: str, data: Mapping[str, Any]) -> str:
+        """Return a cursor of another listing (`purpose`: "trash", "changes") for this user."""
+        payload = orjson.dumps({"v": CURSOR_VERSION, "p": purpose, **data})
+        return f"{_b64encode(payload)}.{_b64encode(self._mac(user_id, payload))}"
+
+    def verify(self, user_id: str, purpose: str, token: str) -> dict[str, Any]:
+        """Return what `sign` recorded; raise InvalidCursor unless it is this user's, intact."""
+        if len(token) > CURSOR_MAX_LENGTH or token.count(".") != 1:
+            raise InvalidCursor("Not a cursor of this service.")
+        encoded_payload, encoded_mac = token.split(".")
+        payload = _b64decode(encoded_payload)
+        if not hmac.compare_digest(_b64decode(encoded_mac), self._mac(user_id, payload)):
+            raise InvalidCursor("Not a cursor of this service, or not for this user.")
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise InvalidCursor("Not a cursor of this service.") from None
+        if not isinstance(data, dict) or data.get("v") != CURSOR_VERSION:
+            raise InvalidCursor("Not a cursor of this service.")
+        if data.get("p") != purpose:
+            raise InvalidCursor("The cursor was made for another listing.")
+        return data
+
     def decode(self, user_id: str, token: str, sort: Sort, filters: Filters) -> Position:
         """Return the position a cursor records; raise InvalidCursor unless it fits exactly."""
         if len(token) > CURSOR_MAX_LENGTH or token.count(".") != 1:

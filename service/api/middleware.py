@@ -76,7 +76,7 @@ class PathParams:
                 "user_id",
                 "Must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ | : + -, and not . or ..",
             )
-        for name in ("task_id", "list_id"):
+        for name in ("task_id", "list_id", "batch_id"):
             value = params.get(name)
             if value is not None:
                 if not _UUID.fullmatch(value):

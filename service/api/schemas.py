@@ -530,6 +530,26 @@ class BulkQuery(Schema):
     status = fields.String(load_default="all", validate=validate.OneOf(STATUS_FILTERS))
 
 
+class TrashQuery(Schema):
+    """Query parameters of GET /trash: a page of it."""
+
+    class Meta:
+        unknown = RAISE
+
+    limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(validate=validate.Length(min=1, max=4096))
+
+
+class ChangesQuery(Schema):
+    """Query parameters of GET /changes: where the client's copy stands, and how many."""
+
+    class Meta:
+        unknown = RAISE
+
+    limit = QueryInteger(load_default=500, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(validate=validate.Length(min=1, max=4096))
+
+
 task_create_schema = TaskWrite()
 task_update_schema = TaskWrite(partial=True)
 completion_schema = CompletionWrite()
@@ -539,3 +559,5 @@ list_create_schema = ListWrite()
 list_update_schema = ListWrite(partial=True)
 settings_schema = SettingsWrite()
 bulk_query_schema = BulkQuery()
+trash_query_schema = TrashQuery()
+changes_query_schema = ChangesQuery()

@@ -130,6 +130,8 @@ class Config:
     # looks for work when the last look found none.
     worker_concurrency: int = 8
     worker_poll_seconds: float = 1.0
+    # Days a batch stays in the trash before the worker purges it for good.
+    trash_retention_days: int = 30
     # None: no rate limiting (RATE_LIMIT=0).
     rate_limit: RateLimit | None = RateLimit(quota=6000, window_seconds=60)
     # The URL may carry a password: kept out of repr.
@@ -210,6 +212,7 @@ class Config:
             webhook_allow_insecure=_bool(env, "WEBHOOK_ALLOW_INSECURE", False),
             worker_concurrency=_int(env, "WORKER_CONCURRENCY", 8, minimum=1),
             worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 1.0),
+            trash_retention_days=_int(env, "TRASH_RETENTION_DAYS", 30, minimum=1),
             rate_limit=RateLimit.parse(env.get("RATE_LIMIT", "") or DEFAULT_RATE_LIMIT),
             redis_url=env.get("REDIS_URL", "").strip() or None,
             rate_limit_redis_timeout_ms=_int(env, "RATE_LIMIT_REDIS_TIMEOUT_MS", 100, minimum=1),

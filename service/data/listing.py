@@ -156,7 +156,6 @@ class ListingStore:
         self._pool = pool
         # Resolve every statement now, so a missing SQL file fails at start-up.
         self._pages = {name: queries[name] for name in STATEMENTS.values()}
-        self._delete_matching = queries["task_delete_matching"]
         self._set_completed_matching = queries["task_set_completed_matching"]
         self._stats = queries["task_stats"]
 
@@ -179,18 +178,6 @@ class ListingStore:
         keys = [row.pop("sort_key") for row in rows]
         following = Position(key=keys[-1], id=UUID(rows[-1]["id"])) if more else None
         return Page(rows=rows, next=following)
-
-    def delete_matching(self, user_id: str, filters: Filters) -> int:
-        """Delete the user's tasks that match the status filter; return how many."""
-        params = {
-            "user_id": user_id,
-            "completed": filters.completed,
-            "tasks_url": tasks_url(user_id),
-        }
-        with unit_of_work.connection(self._pool) as conn:
-            row = conn.execute(self._delete_matching, params).fetchone()
-        assert row is not None  # an aggregate without GROUP BY always yields one row
-        return row["changed"]
 
     def set_completed_matching(self, user_id: str, filters: Filters, completed: bool) -> int:
         """Set the completed flag of the matching tasks; return how many changed."""

@@ -35,6 +35,7 @@ from service.data.preconditions import PreconditionFailed
 from service.data.queries import Queries
 from service.data.recurrence import RecurrenceStore, recurrence_params, translate_violations
 from service.data.settings import SettingsStore
+from service.data.trash import TrashStore
 from service.domain import positions, zones
 from service.domain.tree import RuleViolation, check_parent
 
@@ -95,7 +96,6 @@ class TaskStore:
         self._update = queries["task_update"]
         self._toggle = queries["task_toggle"]
         self._toggle_flat = queries["task_toggle_flat"]
-        self._delete = queries["task_delete"]
         self._place = queries["task_place"]
         self._ancestry = queries["task_ancestry"]
         self._sibling_after = queries["task_sibling_after"]
@@ -111,6 +111,8 @@ class TaskStore:
         self.settings = SettingsStore(pool, queries)
         # Completing, undoing and listing the occurrences of recurring tasks.
         self.recurrence = RecurrenceStore(pool, queries)
+        # Deletes move tasks and lists to the trash; its pages, restore and purge.
+        self.trash = TrashStore(pool, queries)
 
     def _one(self, sql: str, params: Mapping[str, Any]) -> Row | None:
         # The request's transaction when one is bound (Idempotency-Key), else autocommit.
@@ -504,18 +506,12 @@ class TaskStore:
     def delete(
         self, user_id: str, task_id: UUID, if_versions: Collection[int] | None = None
     ) -> Row | None:
-        """Delete the task with its sub-tree and return what it was, or None if absent.
+        """Move the task with its sub-tree to the trash and return it, or None if absent.
 
-        With `if_versions`, only while the task's version is one of them, else
-        `PreconditionFailed`.
+        The row carries `deleted_at` and `batch_id`. With `if_versions`, only while the
+        task's version is one of them, else `PreconditionFailed`.
         """
-        params = {
-            "user_id": user_id,
-            "task_id": task_id,
-            "if_versions": _versions(if_versions),
-            "tasks_url": tasks_url(user_id),
-        }
-        row = self._one(self._delete, params)
+        row = self.trash.delete_task(user_id, task_id, if_versions)
         if row is None:
             self._absent_or_mismatch(user_id, task_id, if_versions)
         return row

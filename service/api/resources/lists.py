@@ -13,6 +13,8 @@ from service.api.conditional import if_match_versions, not_modified
 from service.api.representation import etag, lists_url
 from service.api.schemas import list_create_schema, list_update_schema
 from service.data.lists import ListStore, Row
+from service.data.preconditions import PreconditionFailed
+from service.data.trash import TrashStore
 
 NOT_FOUND = "No such list."
 
@@ -51,12 +53,13 @@ class ListCollection:
 
 
 class ListItem:
-    """One list: read, rename or recolour; DELETE waits for the trash."""
+    """One list: read, rename or recolour, or move to the trash with its tasks."""
 
     schemas: ClassVar[Mapping[str, Schema]] = {"PATCH": list_update_schema}
 
-    def __init__(self, store: ListStore) -> None:
+    def __init__(self, store: ListStore, trash: TrashStore) -> None:
         self._store = store
+        self._trash = trash
 
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, user_id: str, list_id: UUID
@@ -77,12 +80,10 @@ class ListItem:
     def on_delete(
         self, req: falcon.Request, resp: falcon.Response, user_id: str, list_id: UUID
     ) -> None:
-        _found(self._store.get(user_id, list_id))
-        # Deleting a list moves it and its tasks to the trash as one batch; until the trash
-        # exists a list is never deleted (nor its tasks lost): refuse, and say so.
-        raise falcon.HTTPConflict(
-            title="Conflict",
-            description="Lists cannot be deleted yet: deleting a list moves it and its tasks "
-            "to the trash, which this version does not have. Move its tasks elsewhere or "
-            "rename the list instead.",
-        )
+        versions = if_match_versions(req)
+        row = self._trash.delete_list(user_id, list_id, versions)
+        if row is None and versions is not None and self._store.get(user_id, list_id):
+            raise PreconditionFailed
+        row = _found(row)
+        send_list(req, resp, row)
+        resp.set_header("X-Batch-ID", row["batch_id"])

@@ -57,7 +57,8 @@ class TaskCollection:
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
         filters = filters_from_query(load_query(req, bulk_query_schema))
-        resp.media = {"deleted": self._store.listing.delete_matching(user_id, filters)}
+        deleted, batch_id = self._store.trash.delete_matching(user_id, filters.completed)
+        resp.media = {"deleted": deleted, "batch_id": batch_id}
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
         filters = filters_from_query(load_query(req, bulk_query_schema))
@@ -72,7 +73,7 @@ class TaskCollection:
 
 
 class TaskItem:
-    """One task: read, update (PUT and PATCH both merge the given fields), delete."""
+    """One task: read, update (PUT and PATCH both merge the given fields), trash."""
 
     schemas: ClassVar[Mapping[str, Schema]] = {
         "PUT": task_update_schema,
@@ -103,7 +104,9 @@ class TaskItem:
     def on_delete(
         self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
     ) -> None:
-        send_task(req, resp, _found(self._store.delete(user_id, task_id, if_match_versions(req))))
+        row = _found(self._store.delete(user_id, task_id, if_match_versions(req)))
+        send_task(req, resp, row)
+        resp.set_header("X-Batch-ID", row["batch_id"])
 
 
 class TaskCompletion:
