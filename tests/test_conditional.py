@@ -60,9 +60,11 @@ def test_write_with_a_matching_if_match_succeeds(api, db, method, suffix, body, 
     task = api.created()
     resp = write(api, method, suffix, body, task["id"], 200, tag)
     assert resp.json["id"] == task["id"]
-    row = db.execute("SELECT version FROM tasks WHERE id = %s", (task["id"],)).fetchone()
+    row = db.execute(
+        "SELECT version, deleted_at FROM tasks WHERE id = %s", (task["id"],)
+    ).fetchone()
     if method == "delete":
-        assert row is None
+        assert row["deleted_at"] is not None
     else:
         assert row["version"] == 2
         assert resp.headers["ETag"] == '"2"'

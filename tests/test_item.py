@@ -106,16 +106,18 @@ def test_completing_through_update_sets_completed_at_and_clearing_resets_it(api)
     assert undone["completed"] is False and undone["completed_at"] is None
 
 
-def test_delete_returns_the_task_and_removes_it(api, db):
+def test_delete_returns_the_task_and_moves_it_to_the_trash(api, db):
     task = api.created(title="bye")
     resp = api.app.delete(api.item(task["id"]))
-    assert resp.json == task
+    assert {k: v for k, v in resp.json.items() if k not in {"deleted_at", "batch_id"}} == {
+        k: v for k, v in task.items() if k != "deleted_at"
+    }
+    assert resp.json["deleted_at"] is not None
+    assert resp.json["batch_id"] == resp.headers["X-Batch-ID"]
     api.app.get(api.item(task["id"]), status=404)
     api.app.delete(api.item(task["id"]), status=404)
-    assert (
-        db.execute("SELECT count(*) AS n FROM tasks WHERE id = %s", (task["id"],)).fetchone()["n"]
-        == 0
-    )
+    row = db.execute("SELECT batch_id::text FROM tasks WHERE id = %s", (task["id"],)).fetchone()
+    assert row["batch_id"] == resp.json["batch_id"]
 
 
 def test_update_of_missing_task_is_404(api):

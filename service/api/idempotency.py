@@ -36,7 +36,7 @@ HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Only what describes the result; X-Request-ID and CORS headers belong to each request.
-STORED_HEADERS = ("ETag", "Location", "Content-Type", "Link")
+STORED_HEADERS = ("ETag", "Location", "Content-Type", "Link", "X-Batch-ID")
 
 _VALID_KEY = re.compile(r"[ -~]{1,255}")
 

@@ -258,6 +258,8 @@ API_ERRORS = (401, 403, 422, 429, 500, 503, *SERVER_ERRORS)
 # On every answer under /api/ (the rate limit applies to all of them, errors included).
 RATE_LIMIT_HEADERS = {"RateLimit-Policy": "RateLimit-Policy", "RateLimit": "RateLimit"}
 BODY_ERRORS = (400, 413, 415)
+# On the answer of a delete: the trash batch it made, and the replay marker.
+TRASH_HEADERS = {"X-Batch-ID": "X-Batch-ID", "Idempotent-Replayed": "Idempotent-Replayed"}
 
 
 def _responses(success: dict[str, dict[str, Any]], *statuses: int) -> dict[str, Any]:
@@ -369,12 +371,13 @@ def _api_paths() -> dict[str, dict[str, Any]]:
             ),
             "delete": _api_operation(
                 "deleteTasks",
-                "Delete the user's tasks that match `status`",
+                "Move the user's tasks that match `status` to the trash",
+                description="With their sub-tasks, as one batch (`batch_id`).",
                 parameters=({"in": "query", "schema": out.BulkQueryContract}, "Idempotency-Key"),
                 responses={
                     "200": _ok(
-                        "How many tasks were deleted.",
-                        "Deleted",
+                        "How many tasks went to the trash, sub-tasks included.",
+                        "TrashedTasks",
                         **{"Idempotent-Replayed": "Idempotent-Replayed"},
                     )
                 },
@@ -429,9 +432,21 @@ def _api_paths() -> dict[str, dict[str, Any]]:
             ),
             "delete": _api_operation(
                 "deleteTask",
-                "Delete a task",
+                "Move a task with its sub-tasks to the trash",
+                description="As one batch; the answer is the task with `deleted_at` and "
+                "`batch_id`. From then on every request on it is a 404 until it is restored.",
                 parameters=task_write,
-                responses={"200": _task("The deleted task.")},
+                responses={
+                    "200": _ok(
+                        "The trashed task.",
+                        "TrashedTask",
+                        ETag="ETag",
+                        **{
+                            "X-Batch-ID": "X-Batch-ID",
+                            "Idempotent-Replayed": "Idempotent-Replayed",
+                        },
+                    )
+                },
                 errors=(404, 409, 412),
             ),
         },
@@ -525,13 +540,23 @@ def _api_paths() -> dict[str, dict[str, Any]]:
             ),
             "delete": _api_operation(
                 "deleteList",
-                "Delete a list (not yet: 409)",
+                "Move a list with its tasks to the trash",
                 tag="lists",
-                description="Deleting a list moves it and its tasks to the trash as one "
-                "batch; until the trash exists the service refuses with a 409 problem.",
+                description="As one batch; the answer is the list with `deleted_at` and "
+                "`batch_id` (`open_count`: its open tasks that went with it).",
                 parameters=task_write,
-                responses={"409": "409"},
-                errors=(404, 412),
+                responses={
+                    "200": _ok(
+                        "The trashed list.",
+                        "TrashedList",
+                        ETag="ETag",
+                        **{
+                            "X-Batch-ID": "X-Batch-ID",
+                            "Idempotent-Replayed": "Idempotent-Replayed",
+                        },
+                    )
+                },
+                errors=(404, 409, 412),
             ),
         },
         SETTINGS: {
@@ -654,6 +679,7 @@ def build_spec() -> APISpec:
     """Build the apispec object of the whole contract."""
     # Imported here: that module builds on this one's helpers.
     from service.api import openapi_recurrence as recurrence
+    from service.api import openapi_trash as trash
     from service.api import openapi_webhooks as hooks
 
     spec = APISpec(
@@ -670,18 +696,21 @@ def build_spec() -> APISpec:
             {"name": "operations", "description": "Health, readiness, liveness, metrics."},
             {"name": "docs", "description": "This document and the page over it."},
             hooks.TAG,
+            trash.TAG,
         ],
     )
-    for name, schema in {**SCHEMAS, **hooks.SCHEMAS, **recurrence.SCHEMAS}.items():
+    schemas = {**SCHEMAS, **hooks.SCHEMAS, **recurrence.SCHEMAS, **trash.SCHEMAS}
+    for name, schema in schemas.items():
         spec.components.schema(name, schema=schema)
     spec.components.schema("TaskCreate", schema=out.TaskInput)
     spec.components.schema("TaskUpdate", schema=out.TaskInput(partial=True))
     spec.components.schema("ListCreate", schema=ListWrite)
     spec.components.schema("ListUpdate", schema=ListWrite(partial=True))
     spec.components.schema("SettingsUpdate", schema=SettingsWrite)
-    for name, header in HEADERS.items():
+    for name, header in {**HEADERS, **trash.HEADERS}.items():
         spec.components.header(name, header)
-    for name, (location, parameter) in {**PARAMETERS, **hooks.PARAMETERS}.items():
+    parameters = {**PARAMETERS, **hooks.PARAMETERS, **trash.PARAMETERS}
+    for name, (location, parameter) in parameters.items():
         spec.components.parameter(name, location, parameter)
     for status, response in PROBLEMS.items():
         # The app answers problems only under /api/, so each carries the rate-limit headers;
@@ -703,6 +732,7 @@ def build_spec() -> APISpec:
         **_api_paths(),
         **recurrence.completion_paths(),
         **hooks.webhook_paths(),
+        **trash.trash_paths(),
         **_operational_paths(),
     }
     for path, item in paths.items():
