@@ -86,7 +86,7 @@ def test_every_v1_write_records_its_event_with_the_task_as_returned(hooks_app, d
     second = app.post_json(base, {"title": "two"}, status=201).json
     assert app.patch_json(base, {"completed": True}).json == {"updated": 2}
     deleted = app.delete(url).json
-    assert app.delete(base).json == {"deleted": 1}
+    assert app.delete(base).json["deleted"] == 1
     got = events_of(db, user_id)
     assert [e["type"] for e in got] == [
         "task.created",
@@ -245,6 +245,7 @@ def test_a_user_without_webhooks_pays_one_index_probe(database_url, hooks_app, u
         "cascade": True,
         "completion_id": None if name == "task_insert" else uuid.uuid4(),
         "tasks_url": "http://x/api/u/tasks",
+        "batch_id": uuid.uuid4(),
     }
     # Every other parameter the statement names (optional fields) is NULL.
     for parameter in re.findall(r"%\((\w+)\)s", QUERIES[name]):
