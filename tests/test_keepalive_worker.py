@@ -22,6 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from gunicorn import http
 from gunicorn.config import Config as GunicornConfig
 
 from service.core.config import MAX_BODY_BYTES
@@ -29,6 +30,8 @@ from service.server.keepalive_worker import (
     ARRIVED,
     BODY_BUFFER_MAX,
     CHUNKED_BUFFER_MAX,
+    HEAD_BUFFER_MAX,
+    INBUF_MAX,
     BodyTooLarge,
     Connection,
     ConnectionShares,
@@ -183,7 +186,7 @@ def test_a_full_worker_closes_its_longest_idle_connections_for_waiting_clients(m
 def _parsing_worker() -> KeepAliveWorker:
     worker = KeepAliveWorker.__new__(KeepAliveWorker)
     worker.cfg = GunicornConfig()
-    worker.inbuf_cap = CHUNKED_BUFFER_MAX + worker.max_head()  # as run() sets it
+    worker.inbuf_cap = INBUF_MAX  # as run() sets it
     return worker
 
 
@@ -252,6 +255,15 @@ def test_an_endless_chunked_body_is_refused():
     while len(conn.inbuf) < CHUNKED_BUFFER_MAX + 10_000:
         conn.inbuf += b"1000\r\n" + b"x" * 4096 + b"\r\n"
     with pytest.raises(BodyTooLarge):
+        worker.next_request(conn)
+
+
+def test_a_head_of_many_fields_is_refused_past_the_buffer_limit():
+    worker, conn = _parsing_worker(), _connection()
+    conn.inbuf += b"GET / HTTP/1.1\r\nHost: t\r\n"
+    while len(conn.inbuf) <= HEAD_BUFFER_MAX:
+        conn.inbuf += b"X-Field: " + b"v" * 4000 + b"\r\n"  # each field within gunicorn's limit
+    with pytest.raises(http.errors.LimitRequestHeaders):
         worker.next_request(conn)
 
 

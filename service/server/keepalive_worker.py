@@ -72,6 +72,13 @@ CHUNKED_BUFFER_MAX = 4 * MAX_BODY_BYTES
 # HEAD_PROBE_STEP bytes so that gunicorn's size limits answer an oversized head early.
 RECV_SIZE = 65536
 HEAD_PROBE_STEP = 8192
+# Largest request head buffered (431 past it). gunicorn's own limits allow some 800 KB (100
+# fields of 8 KiB), which it held for one connection at a time; here every connection may
+# hold its buffer at once. The service's heads are well under 8 KiB.
+HEAD_BUFFER_MAX = 65536
+# What a connection's input buffer holds at most: reading waits past it. Always enough for a
+# whole request or an error to answer.
+INBUF_MAX = HEAD_BUFFER_MAX + CHUNKED_BUFFER_MAX
 # In a turn of the loop this long, clients are read again between two requests, so that a
 # request's arrival time (ARRIVED) is when it came, not when the requests ahead were done.
 READ_AHEAD_AFTER = 0.05
@@ -364,7 +371,7 @@ class KeepAliveWorker(base.Worker):
             self.tls_context = gsock.ssl_context(self.cfg)
         # Enough to hold any head and any body this worker buffers, so that it always holds
         # a whole request or an error to answer: past it, reading waits.
-        self.inbuf_cap = CHUNKED_BUFFER_MAX + self.max_head()
+        self.inbuf_cap = INBUF_MAX
         # Signals (SIGTERM, SIGQUIT) write to this pipe, which wakes the selector.
         self.poller.register(self.PIPE[0], selectors.EVENT_READ, None)
         # Imported here, after fork: the master must not create metric files of its own.
@@ -649,12 +656,6 @@ class KeepAliveWorker(base.Worker):
             conn.state = HEAD
             conn.deadline = time.monotonic() + HEAD_TIMEOUT
 
-    def max_head(self) -> int:
-        """Return the largest head gunicorn's limits let through (request line and fields)."""
-        fields = self.cfg.limit_request_fields or 100
-        field_size = self.cfg.limit_request_field_size or 8190
-        return (self.cfg.limit_request_line or 8190) + fields * (field_size + 2) + 4
-
     def advance(self, conn: Connection) -> None:
         """Serve the next request buffered on `conn` if it is whole, else wait for more."""
         request = None
@@ -698,6 +699,8 @@ class KeepAliveWorker(base.Worker):
             ):
                 return None
             conn.probed = len(buf)
+            if len(buf) > HEAD_BUFFER_MAX and buf.find(b"\r\n\r\n", 0, HEAD_BUFFER_MAX) < 0:
+                raise http.errors.LimitRequestHeaders("request head too large")
         elif len(buf) < conn.need and not conn.eof:
             return None  # the body of known length is not all here yet
         data = bytes(buf)
