@@ -30,7 +30,11 @@ def if_match_versions(req: falcon.Request) -> list[int] | None:
     `*` asks only that the task exist, which every write checks anyway. Weak tags never
     match strongly, and a tag that is not one of ours matches no version.
     """
-    tags = req.if_match
+    return versions_matching(req.if_match)
+
+
+def versions_matching(tags: list[Any] | None) -> list[int] | None:
+    """Return the versions the entity tags of an If-Match allow; None for none or `*`."""
     if tags is None or "*" in tags:
         return None
     versions = []
@@ -53,6 +57,11 @@ def handle_precondition_failed(
     req: falcon.Request, resp: falcon.Response, error: PreconditionFailed, params: dict[str, Any]
 ) -> None:
     """Answer 412 when a conditional write found the task at another version."""
-    raise falcon.HTTPPreconditionFailed(
+    raise precondition_failed()
+
+
+def precondition_failed() -> falcon.HTTPPreconditionFailed:
+    """Return the 412 of a conditional write that found the task at another version."""
+    return falcon.HTTPPreconditionFailed(
         description="It has changed: If-Match does not match its current ETag."
     )

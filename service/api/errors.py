@@ -68,7 +68,8 @@ def _flatten(messages: Any, location: str, prefix: str | None):
             if key == "_schema":
                 name = prefix
             elif isinstance(key, int):
-                name = f"{prefix}.{key}"
+                # Dotted, as the contract names nested fields: operations.3.op, tags.0.
+                name = f"{prefix}.{key}" if prefix else str(key)
             else:
                 name = _clip(f"{prefix}.{key}" if prefix else str(key))
             yield from _flatten(value, location, name)
@@ -83,8 +84,8 @@ def _flatten(messages: Any, location: str, prefix: str | None):
         yield {"location": location, "field": prefix or "", "message": str(messages)}
 
 
-def serialize_problem(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
-    """Render any HTTPError as application/problem+json carrying the request id."""
+def problem(req: falcon.Request, error: falcon.HTTPError) -> dict[str, Any]:
+    """Return the problem details of `error`, carrying the request id."""
     status = error.status_code
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     body: dict[str, Any] = {
@@ -97,7 +98,12 @@ def serialize_problem(req: falcon.Request, resp: falcon.Response, error: falcon.
     errors = getattr(error, "errors", None)
     if errors:
         body["errors"] = errors
-    resp.data = dumps(body)
+    return body
+
+
+def serialize_problem(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+    """Render any HTTPError as application/problem+json carrying the request id."""
+    resp.data = dumps(problem(req, error))
     resp.content_type = PROBLEM_JSON
 
 
@@ -160,7 +166,12 @@ def handle_rule_violation(
     req: falcon.Request, resp: falcon.Response, error: RuleViolation, params: dict[str, Any]
 ) -> None:
     """Answer 422 naming the body field a rule of the task model refused (list, parent...)."""
-    _respond(req, resp, RequestValidationError.single("body", error.field, error.message))
+    _respond(req, resp, rule_violation(error))
+
+
+def rule_violation(error: RuleViolation) -> RequestValidationError:
+    """Return the 422 for a rule of the task model that refused a body field."""
+    return RequestValidationError.single("body", error.field, error.message)
 
 
 def install(app: falcon.App, retry_after_seconds: int) -> None:

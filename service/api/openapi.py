@@ -678,6 +678,7 @@ def _with_rate_limit_headers(operation: dict[str, Any]) -> None:
 def build_spec() -> APISpec:
     """Build the apispec object of the whole contract."""
     # Imported here: that module builds on this one's helpers.
+    from service.api import openapi_batch as batch
     from service.api import openapi_recurrence as recurrence
     from service.api import openapi_trash as trash
     from service.api import openapi_webhooks as hooks
@@ -699,7 +700,7 @@ def build_spec() -> APISpec:
             trash.TAG,
         ],
     )
-    schemas = {**SCHEMAS, **hooks.SCHEMAS, **recurrence.SCHEMAS, **trash.SCHEMAS}
+    schemas = {**SCHEMAS, **hooks.SCHEMAS, **recurrence.SCHEMAS, **trash.SCHEMAS, **batch.SCHEMAS}
     for name, schema in schemas.items():
         spec.components.schema(name, schema=schema)
     spec.components.schema("TaskCreate", schema=out.TaskInput)
@@ -731,6 +732,7 @@ def build_spec() -> APISpec:
     paths = {
         **_api_paths(),
         **recurrence.completion_paths(),
+        **batch.batch_paths(),
         **hooks.webhook_paths(),
         **trash.trash_paths(),
         **_operational_paths(),

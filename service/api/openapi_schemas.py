@@ -180,8 +180,8 @@ class FieldError(Schema):
     field = fields.String(
         required=True,
         metadata={
-            "description": 'The field\'s name, e.g. `tags[3]`; `""` when the whole body or '
-            "query is at fault."
+            "description": "The field's name, dotted, e.g. `tags.3` or `operations.3.op`; "
+            '`""` when the whole body or query is at fault.'
         },
     )
     message = fields.String(required=True)

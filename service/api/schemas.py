@@ -550,6 +550,67 @@ class ChangesQuery(Schema):
     cursor = fields.String(validate=validate.Length(min=1, max=4096))
 
 
+BATCH_OPERATIONS = ("create", "update", "complete", "delete", "move")
+MAX_BATCH_OPERATIONS = 100
+
+
+class BatchOperation(Schema):
+    """One operation of POST /batch; its `body` is validated later by the single route's schema.
+
+    `id` names a task: its UUID, or the `temp_id` of an earlier create of the same batch.
+    """
+
+    class Meta:
+        unknown = RAISE
+
+    op = fields.String(required=True, validate=validate.OneOf(BATCH_OPERATIONS))
+    id = CleanText(validate=validate.Length(min=1, max=128))
+    temp_id = CleanText(validate=validate.Length(min=1, max=128))
+    if_match = fields.String(validate=validate.Length(min=1, max=1024))
+    body = fields.Dict(allow_none=True)
+
+    @validates_schema
+    def names_its_task(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Require `id` on every operation but create; `temp_id` and no `id` on create only."""
+        if data.get("op") == "create":
+            if "id" in data:
+                raise ValidationError("A create takes no id (give a temp_id).", "id")
+            if "if_match" in data:
+                raise ValidationError("A create takes no if_match.", "if_match")
+        elif data.get("op") is not None:
+            if "id" not in data:
+                raise ValidationError("Missing data for required field.", "id")
+            if "temp_id" in data:
+                raise ValidationError("Only a create takes a temp_id.", "temp_id")
+
+
+class BatchWrite(Schema):
+    """The body of POST /batch: up to 100 operations, applied in order."""
+
+    class Meta:
+        unknown = RAISE
+
+    operations = fields.List(
+        fields.Nested(BatchOperation),
+        required=True,
+        validate=validate.Length(max=MAX_BATCH_OPERATIONS),
+    )
+
+    @validates_schema
+    def distinct_temp_ids(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Refuse a temp_id used twice: later operations could not tell which task it names."""
+        seen: set[str] = set()
+        for index, operation in enumerate(data.get("operations") or ()):
+            temp_id = operation.get("temp_id")
+            if temp_id is None:
+                continue
+            if temp_id in seen:
+                raise ValidationError(
+                    {index: {"temp_id": ["Already used by an earlier operation."]}}, "operations"
+                )
+            seen.add(temp_id)
+
+
 task_create_schema = TaskWrite()
 task_update_schema = TaskWrite(partial=True)
 completion_schema = CompletionWrite()
@@ -561,3 +622,4 @@ settings_schema = SettingsWrite()
 bulk_query_schema = BulkQuery()
 trash_query_schema = TrashQuery()
 changes_query_schema = ChangesQuery()
+batch_schema = BatchWrite()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -124,6 +124,14 @@ class TaskStore:
         # A savepoint inside the request's transaction when one is bound, else BEGIN/COMMIT.
         with unit_of_work.connection(self._pool) as conn, conn.transaction():
             yield conn
+
+    def operation(self) -> AbstractContextManager[psycopg.Connection]:
+        """Return a block whose DAO calls run as one transaction of its own.
+
+        Inside a request's bound transaction (Idempotency-Key) the block is a savepoint, so a
+        failing operation of a batch undoes its own writes only.
+        """
+        return unit_of_work.transaction(self._pool)
 
     def _absent_or_mismatch(
         self, user_id: str, task_id: UUID, if_versions: Collection[int] | None

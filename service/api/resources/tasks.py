@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 import falcon
@@ -25,11 +25,25 @@ from service.data.tasks import Row, TaskStore
 NOT_FOUND = "No such task."
 
 
-def _found(row: Row | None) -> Row:
+def found(row: Row | None) -> Row:
+    """Return the row, or raise the 404 of a task that is missing (or someone else's)."""
     if row is None:
         # The same answer whether the task never existed or belongs to someone else.
         raise falcon.HTTPNotFound(description=NOT_FOUND)
     return row
+
+
+def complete_task(
+    store: TaskStore,
+    user_id: str,
+    task_id: UUID,
+    body: Mapping[str, Any] | None,
+    versions: list[int] | None,
+) -> Row | None:
+    """Toggle the task (no body) or set its completed flag; return it, None when absent."""
+    if body is None:
+        return store.toggle(user_id, task_id, versions)
+    return store.update(user_id, task_id, {"completed": body["completed"]}, versions)
 
 
 class TaskCollection:
@@ -86,7 +100,7 @@ class TaskItem:
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
     ) -> None:
-        row = _found(self._store.get(user_id, task_id))
+        row = found(self._store.get(user_id, task_id))
         if not_modified(req, row):
             resp.status = falcon.HTTP_304
             resp.set_header("ETag", etag(row))
@@ -97,14 +111,14 @@ class TaskItem:
         self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
     ) -> None:
         row = self._store.update(user_id, task_id, req.context.body, if_match_versions(req))
-        send_task(req, resp, _found(row))
+        send_task(req, resp, found(row))
 
     on_patch = on_put
 
     def on_delete(
         self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
     ) -> None:
-        row = _found(self._store.delete(user_id, task_id, if_match_versions(req)))
+        row = found(self._store.delete(user_id, task_id, if_match_versions(req)))
         send_task(req, resp, row)
         resp.set_header("X-Batch-ID", row["batch_id"])
 
@@ -121,13 +135,8 @@ class TaskCompletion:
     def on_patch(
         self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
     ) -> None:
-        body = req.context.body
-        versions = if_match_versions(req)
-        if body is None:
-            row = self._store.toggle(user_id, task_id, versions)
-        else:
-            row = self._store.update(user_id, task_id, {"completed": body["completed"]}, versions)
-        send_task(req, resp, _found(row))
+        row = complete_task(self._store, user_id, task_id, req.context.body, if_match_versions(req))
+        send_task(req, resp, found(row))
 
 
 class TaskMove:
@@ -142,4 +151,4 @@ class TaskMove:
         self, req: falcon.Request, resp: falcon.Response, user_id: str, task_id: UUID
     ) -> None:
         row = self._store.move(user_id, task_id, req.context.body, if_match_versions(req))
-        send_task(req, resp, _found(row))
+        send_task(req, resp, found(row))
