@@ -22,6 +22,7 @@ from service.api.middleware import (
 )
 from service.api.openapi import openapi_json
 from service.api.ratelimit import rate_limits
+from service.api.resources.account import UserAccount, UserExport
 from service.api.resources.batch import Batch
 from service.api.resources.completions import LatestCompletion, TaskCompletions
 from service.api.resources.docs import DOCS_STATIC, ApiDocs, DocsAssets, OpenApiDocument
@@ -100,6 +101,8 @@ def create_app(
         ("/api/{user_id}/tasks/{task_id}/completions", TaskCompletions(store)),
         ("/api/{user_id}/tasks/{task_id}/completions/latest", LatestCompletion(store)),
         ("/api/{user_id}/batch", Batch(store)),
+        ("/api/{user_id}/export", UserExport(store.account)),
+        ("/api/{user_id}", UserAccount(store.account)),
         ("/api/{user_id}/stats", TaskStats(store.listing)),
         ("/api/{user_id}/lists", ListCollection(store.lists)),
         ("/api/{user_id}/lists/{list_id}", ListItem(store.lists, store.trash)),

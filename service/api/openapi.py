@@ -678,6 +678,7 @@ def _with_rate_limit_headers(operation: dict[str, Any]) -> None:
 def build_spec() -> APISpec:
     """Build the apispec object of the whole contract."""
     # Imported here: that module builds on this one's helpers.
+    from service.api import openapi_account as account
     from service.api import openapi_batch as batch
     from service.api import openapi_recurrence as recurrence
     from service.api import openapi_trash as trash
@@ -694,13 +695,21 @@ def build_spec() -> APISpec:
             {"name": "stats", "description": "Counts over a user's tasks."},
             {"name": "lists", "description": "A user's task lists (the inbox is list_id null)."},
             {"name": "settings", "description": "A user's time zone and week start."},
+            {"name": "account", "description": "Everything of a user: export and erase."},
             {"name": "operations", "description": "Health, readiness, liveness, metrics."},
             {"name": "docs", "description": "This document and the page over it."},
             hooks.TAG,
             trash.TAG,
         ],
     )
-    schemas = {**SCHEMAS, **hooks.SCHEMAS, **recurrence.SCHEMAS, **trash.SCHEMAS, **batch.SCHEMAS}
+    schemas = {
+        **SCHEMAS,
+        **hooks.SCHEMAS,
+        **recurrence.SCHEMAS,
+        **trash.SCHEMAS,
+        **batch.SCHEMAS,
+        **account.SCHEMAS,
+    }
     for name, schema in schemas.items():
         spec.components.schema(name, schema=schema)
     spec.components.schema("TaskCreate", schema=out.TaskInput)
@@ -733,6 +742,7 @@ def build_spec() -> APISpec:
         **_api_paths(),
         **recurrence.completion_paths(),
         **batch.batch_paths(),
+        **account.account_paths(),
         **hooks.webhook_paths(),
         **trash.trash_paths(),
         **_operational_paths(),

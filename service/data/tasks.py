@@ -28,6 +28,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
+from service.data.account import AccountStore
 from service.data.listing import Filters, ListingStore
 from service.data.lists import ListStore
 from service.data.outbox import tasks_url
@@ -113,6 +114,8 @@ class TaskStore:
         self.recurrence = RecurrenceStore(pool, queries)
         # Deletes move tasks and lists to the trash; its pages, restore and purge.
         self.trash = TrashStore(pool, queries)
+        # The whole account: export and erase.
+        self.account = AccountStore(pool, queries)
 
     def _one(self, sql: str, params: Mapping[str, Any]) -> Row | None:
         # The request's transaction when one is bound (Idempotency-Key), else autocommit.
