@@ -18,7 +18,7 @@ WEEKLY = {"rule": "FREQ=WEEKLY", "basis": "due"}
 
 def fill(api) -> dict:
     """Give the user a list, tasks (one a sub-task, one recurring and completed once, one in the
-    trash when deletes are soft), settings and a webhook; return what was made."""
+    trash), settings and a webhook; return what was made."""
     app, user = api.app, api.user_id
     lst = app.post_json(f"/api/{user}/lists", {"name": "Groceries"}, status=201).json
     parent = api.created(title="parent", list_id=lst["id"])
@@ -53,7 +53,9 @@ def test_export_holds_everything_of_the_user_and_no_secret(api, other_api):
     tasks = {t["id"]: t for t in doc["tasks"]}
     live = {t["id"] for t in api.app.get(f"{api.base}?limit=500").json}
     assert live <= tasks.keys()
-    assert made["gone"]["id"] in tasks or api.app.get(api.item(made["gone"]["id"]), status=404)
+    # The trash is in the export: the deleted task, with when and in which batch.
+    trashed = tasks[made["gone"]["id"]]
+    assert trashed["deleted_at"] is not None and trashed["batch_id"] is not None
     assert tasks[made["child"]["id"]]["parent_id"] == made["parent"]["id"]
     assert tasks[made["parent"]["id"]] | {"url": None} == {
         **api.app.get(api.item(made["parent"]["id"])).json,
@@ -130,9 +132,9 @@ def test_erase_removes_everything_and_counts_it(api, db):
     fill(api)
     record_event(db, api.user_id)
     stored = db.execute("SELECT count(*) AS n FROM tasks WHERE user_id = %s", (api.user_id,))
-    # 5 live tasks, and the deleted one while deletes are soft (the trash is included).
+    # 5 live tasks and the one in the trash, which the erase counts too.
     tasks = stored.fetchone()["n"]
-    assert tasks in (5, 6)
+    assert tasks == 6
     events, deliveries = (
         db.execute(
             f"SELECT count(*) AS n FROM {table} WHERE user_id = %s", (api.user_id,)
@@ -165,6 +167,7 @@ def test_erase_removes_everything_and_counts_it(api, db):
     assert api.app.get(api.base).json == []
     assert api.app.get(f"/api/{api.user_id}/lists").json == []
     assert api.app.get(f"/api/{api.user_id}/webhooks").json == []
+    assert api.app.get(f"/api/{api.user_id}/trash").json == []
     stats = api.app.get(f"/api/{api.user_id}/stats").json
     assert stats["total"] == 0
     # The key is free again: the same key now creates a new task.
