@@ -204,3 +204,14 @@ def test_a_streamed_export_leaves_no_database_deadline_behind(runtime, api):
     body.close()
     # The request is over: nothing of its database budget may remain in force.
     assert deadline.current() is None
+
+
+def test_an_erase_under_an_idempotency_key_replays_its_counts(api):
+    api.created(title="one")
+    key = {"Idempotency-Key": "erase-1"}
+    first = api.app.delete(f"/api/{api.user_id}", headers=key)
+    assert first.json["erased"]["tasks"] == 1
+    api.created(title="made after the erase")
+    again = api.app.delete(f"/api/{api.user_id}", headers=key)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json == first.json
+    assert [t["title"] for t in api.app.get(api.base).json] == ["made after the erase"]
