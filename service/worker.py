@@ -1,7 +1,7 @@
 """The background worker: `python -m service.worker` delivers webhooks and purges old records.
 
-The purges: expired Idempotency-Key records, outbox events past their retention, and trash
-batches older than TRASH_RETENTION_DAYS.
+The purges: expired Idempotency-Key records, outbox events past their retention, trash
+batches older than TRASH_RETENTION_DAYS, and changes-feed tombstones older than 90 days.
 
 Any number may run at once, beside the web service or on other hosts: every job claims its
 work with FOR UPDATE SKIP LOCKED in short statements (service/jobs/, sql/jobs/), so two
@@ -37,6 +37,7 @@ from service.jobs import metrics
 from service.jobs.deliver_webhooks import DeliverWebhooks
 from service.jobs.purge_events import PurgeEvents
 from service.jobs.purge_idempotency_keys import PurgeIdempotencyKeys
+from service.jobs.purge_tombstones import PurgeTombstones
 from service.jobs.purge_trash import PurgeTrash
 
 logger = logging.getLogger("service.worker")
@@ -179,6 +180,7 @@ def build(config: Config) -> Worker:
         PurgeIdempotencyKeys(pool, queries),
         PurgeEvents(pool, queries),
         PurgeTrash(pool, queries, config.trash_retention_days),
+        PurgeTombstones(pool, queries),
     ]
     return Worker(pool, jobs, QueueGauges(pool, queries))
 

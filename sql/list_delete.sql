@@ -2,9 +2,17 @@
 -- list) to the trash as batch `batch_id`; return the list as it is now, with the number of
 -- tasks trashed with it; no row when the list is absent or if_versions (If-Match) holds none
 -- of its versions.
-WITH list AS (
+WITH tick AS (
+    -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
+    INSERT INTO change_counters AS cc (user_id, seq)
+    VALUES (%(user_id)s, 1)
+    ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
+    RETURNING cc.seq
+),
+list AS (
     UPDATE lists AS l
-    SET deleted_at = now(),
+    SET change_seq = (SELECT seq FROM tick),
+        deleted_at = now(),
         batch_id = %(batch_id)s
     WHERE l.user_id = %(user_id)s
       AND l.id = %(list_id)s
@@ -14,7 +22,8 @@ WITH list AS (
 ),
 trashed AS (
     UPDATE tasks AS t
-    SET deleted_at = list.deleted_at,
+    SET change_seq = (SELECT seq FROM tick),
+        deleted_at = list.deleted_at,
         batch_id = list.batch_id
     FROM list
     WHERE t.user_id = %(user_id)s

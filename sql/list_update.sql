@@ -2,9 +2,17 @@
 -- user and return it. Only a real change writes, so version and updated_at move exactly when
 -- a value does; no row when nothing would change, the list is absent, or if_versions (If-Match)
 -- holds none of its versions.
-WITH changed AS (
+WITH tick AS (
+    -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
+    INSERT INTO change_counters AS cc (user_id, seq)
+    VALUES (%(user_id)s, 1)
+    ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
+    RETURNING cc.seq
+),
+changed AS (
     UPDATE lists AS l
-    SET name       = CASE WHEN %(set_name)s::boolean THEN %(name)s::text ELSE l.name END,
+    SET change_seq = (SELECT seq FROM tick),
+        name       = CASE WHEN %(set_name)s::boolean THEN %(name)s::text ELSE l.name END,
         color      = CASE WHEN %(set_color)s::boolean THEN %(color)s::text ELSE l.color END,
         version    = l.version + 1,
         updated_at = now()

@@ -8,7 +8,14 @@
 -- Outbox: an event per changed task (the task as answered, plus its url) and one delivery
 -- per subscribed webhook are written by this same statement, only while the user has an
 -- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
-WITH RECURSIVE target AS (
+WITH RECURSIVE tick AS (
+    -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
+    INSERT INTO change_counters AS cc (user_id, seq)
+    VALUES (%(user_id)s, 1)
+    ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
+    RETURNING cc.seq
+),
+target AS (
     SELECT id
     FROM tasks
     WHERE user_id = %(user_id)s
@@ -29,7 +36,8 @@ subtree (id, depth) AS (
 ),
 deleted AS (
     UPDATE tasks AS t
-    SET deleted_at = now(),
+    SET change_seq = (SELECT seq FROM tick),
+        deleted_at = now(),
         batch_id   = %(batch_id)s
     FROM subtree AS s
     WHERE t.user_id = %(user_id)s

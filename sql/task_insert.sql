@@ -8,16 +8,24 @@
 -- Outbox: an event per changed task (the task as answered, plus its url) and one delivery
 -- per subscribed webhook are written by this same statement, only while the user has an
 -- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
-WITH changed AS (
+WITH tick AS (
+    -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
+    INSERT INTO change_counters AS cc (user_id, seq)
+    VALUES (%(user_id)s, 1)
+    ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
+    RETURNING cc.seq
+),
+changed AS (
     INSERT INTO tasks (user_id, title, description, completed, completed_at, completion_id,
                        priority, due_at, tags, "order", list_id, parent_id, position,
-                       time_zone, due_date, due_date_start, recurrence_rule, recurrence_basis)
+                       time_zone, due_date, due_date_start, recurrence_rule, recurrence_basis,
+                       change_seq)
     VALUES (%(user_id)s, %(title)s, %(description)s, %(completed)s,
             completion_time(%(completed)s, NULL, now()), %(completion_id)s::uuid,
             %(priority)s::task_priority, %(due_at)s, %(tags)s::text[], %(order)s,
             %(list_id)s::uuid, %(parent_id)s::uuid, %(position)s, %(time_zone)s,
             %(due_date)s::date, %(due_date_start)s::timestamptz,
-            %(recurrence_rule)s, %(recurrence_basis)s)
+            %(recurrence_rule)s, %(recurrence_basis)s, (SELECT seq FROM tick))
     RETURNING *
 ),
 typed AS (

@@ -4,9 +4,17 @@
 -- with it), its wall time and its index; the task stays open and keeps its id.
 -- bump: how much the version moves (0 when the same request already moved it).
 -- Children are found through tasks_user_tree_idx (a sub-task is always in its parent's list).
-WITH RECURSIVE changed AS (
+WITH RECURSIVE tick AS (
+    -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
+    INSERT INTO change_counters AS cc (user_id, seq)
+    VALUES (%(user_id)s, 1)
+    ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
+    RETURNING cc.seq
+),
+changed AS (
     UPDATE tasks
-    SET due_at           = %(due_at)s::timestamptz,
+    SET change_seq       = (SELECT seq FROM tick),
+        due_at           = %(due_at)s::timestamptz,
         due_date         = %(due_date)s::date,
         due_date_start   = %(due_date_start)s::timestamptz,
         recurrence_wall  = %(wall)s::timestamp,
@@ -34,7 +42,8 @@ descendants (id, list_key, depth) AS (
 ),
 reopened AS (
     UPDATE tasks AS c
-    SET completed     = false,
+    SET change_seq    = (SELECT seq FROM tick),
+        completed     = false,
         completed_at  = NULL,
         completion_id = NULL,
         version       = c.version + 1,

@@ -1,6 +1,13 @@
 -- Reopen the completed ancestors of a new open sub-task, starting at its parent: a completed
 -- task never has an open descendant.
-WITH RECURSIVE chain (id, parent_id, depth) AS (
+WITH RECURSIVE tick AS (
+    -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
+    INSERT INTO change_counters AS cc (user_id, seq)
+    VALUES (%(user_id)s, 1)
+    ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
+    RETURNING cc.seq
+),
+chain (id, parent_id, depth) AS (
     SELECT id, parent_id, 1
     FROM tasks
     WHERE user_id = %(user_id)s
@@ -13,7 +20,8 @@ WITH RECURSIVE chain (id, parent_id, depth) AS (
       AND c.depth < 8
 )
 UPDATE tasks AS t
-SET completed     = false,
+SET change_seq    = (SELECT seq FROM tick),
+    completed     = false,
     completed_at  = NULL,
     completion_id = NULL,
     version       = t.version + 1,

@@ -11,7 +11,14 @@
 -- Outbox: an event per changed task (the task as answered, plus its url) and one delivery
 -- per subscribed webhook are written by this same statement, only while the user has an
 -- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
-WITH RECURSIVE before AS (
+WITH RECURSIVE tick AS (
+    -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
+    INSERT INTO change_counters AS cc (user_id, seq)
+    VALUES (%(user_id)s, 1)
+    ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
+    RETURNING cc.seq
+),
+before AS (
     SELECT completion_id
     FROM tasks
     WHERE user_id = %(user_id)s
@@ -19,7 +26,8 @@ WITH RECURSIVE before AS (
 ),
 changed AS (
     UPDATE tasks
-    SET completed     = NOT completed,
+    SET change_seq    = (SELECT seq FROM tick),
+        completed     = NOT completed,
         completed_at  = completion_time(NOT completed, completed_at, now()),
         completion_id = CASE WHEN completed THEN NULL ELSE %(completion_id)s::uuid END,
         version       = version + 1,
@@ -63,7 +71,8 @@ ancestors (id, parent_id, depth) AS (
 ),
 closed AS (
     UPDATE tasks AS c
-    SET completed     = true,
+    SET change_seq    = (SELECT seq FROM tick),
+        completed     = true,
         completed_at  = changed.completed_at,
         completion_id = changed.completion_id,
         version       = c.version + 1,
@@ -78,7 +87,8 @@ closed AS (
 ),
 reopened_ancestors AS (
     UPDATE tasks AS c
-    SET completed     = false,
+    SET change_seq    = (SELECT seq FROM tick),
+        completed     = false,
         completed_at  = NULL,
         completion_id = NULL,
         version       = c.version + 1,
@@ -93,7 +103,8 @@ reopened_ancestors AS (
 ),
 reopened_descendants AS (
     UPDATE tasks AS c
-    SET completed     = false,
+    SET change_seq    = (SELECT seq FROM tick),
+        completed     = false,
         completed_at  = NULL,
         completion_id = NULL,
         version       = c.version + 1,

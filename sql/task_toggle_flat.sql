@@ -8,9 +8,17 @@
 -- Outbox: an event per changed task (the task as answered, plus its url) and one delivery
 -- per subscribed webhook are written by this same statement, only while the user has an
 -- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
-WITH changed AS (
+WITH tick AS (
+    -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
+    INSERT INTO change_counters AS cc (user_id, seq)
+    VALUES (%(user_id)s, 1)
+    ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
+    RETURNING cc.seq
+),
+changed AS (
     UPDATE tasks AS t
-    SET completed     = NOT t.completed,
+    SET change_seq    = (SELECT seq FROM tick),
+        completed     = NOT t.completed,
         completed_at  = completion_time(NOT t.completed, t.completed_at, now()),
         completion_id = CASE WHEN t.completed THEN NULL ELSE %(completion_id)s::uuid END,
         version       = t.version + 1,

@@ -15,7 +15,14 @@
 -- Outbox: an event per changed task (the task as answered, plus its url) and one delivery
 -- per subscribed webhook are written by this same statement, only while the user has an
 -- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
-WITH RECURSIVE before AS (
+WITH RECURSIVE tick AS (
+    -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
+    INSERT INTO change_counters AS cc (user_id, seq)
+    VALUES (%(user_id)s, 1)
+    ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
+    RETURNING cc.seq
+),
+before AS (
     SELECT completion_id, completed
     FROM tasks
     WHERE user_id = %(user_id)s
@@ -23,7 +30,8 @@ WITH RECURSIVE before AS (
 ),
 changed AS (
     UPDATE tasks AS t
-    SET title         = CASE WHEN p.set_title THEN p.title ELSE t.title END,
+    SET change_seq    = (SELECT seq FROM tick),
+        title         = CASE WHEN p.set_title THEN p.title ELSE t.title END,
         description   = CASE WHEN p.set_description THEN p.description ELSE t.description END,
         completed     = CASE WHEN p.set_completed THEN p.completed ELSE t.completed END,
         completed_at  = completion_time(CASE WHEN p.set_completed THEN p.completed
@@ -140,7 +148,8 @@ ancestors (id, parent_id, depth) AS (
 ),
 closed AS (
     UPDATE tasks AS c
-    SET completed     = true,
+    SET change_seq    = (SELECT seq FROM tick),
+        completed     = true,
         completed_at  = changed.completed_at,
         completion_id = changed.completion_id,
         version       = c.version + 1,
@@ -155,7 +164,8 @@ closed AS (
 ),
 reopened_ancestors AS (
     UPDATE tasks AS c
-    SET completed     = false,
+    SET change_seq    = (SELECT seq FROM tick),
+        completed     = false,
         completed_at  = NULL,
         completion_id = NULL,
         version       = c.version + 1,
@@ -170,7 +180,8 @@ reopened_ancestors AS (
 ),
 reopened_descendants AS (
     UPDATE tasks AS c
-    SET completed     = false,
+    SET change_seq    = (SELECT seq FROM tick),
+        completed     = false,
         completed_at  = NULL,
         completion_id = NULL,
         version       = c.version + 1,

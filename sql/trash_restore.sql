@@ -2,7 +2,14 @@
 -- trashed ancestor of its tasks and each trashed list they are in (from another batch: those
 -- come back alone, their batch keeps the rest). Returns how many tasks and lists came back:
 -- 0 when the batch is not in the trash (never was, restored or purged).
-WITH RECURSIVE batch_tasks AS (
+WITH RECURSIVE tick AS (
+    -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
+    INSERT INTO change_counters AS cc (user_id, seq)
+    VALUES (%(user_id)s, 1)
+    ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
+    RETURNING cc.seq
+),
+batch_tasks AS (
     SELECT id, parent_id, list_id
     FROM tasks
     WHERE user_id = %(user_id)s
@@ -24,7 +31,8 @@ ancestors (id, parent_id, list_id, depth) AS (
 ),
 restored_tasks AS (
     UPDATE tasks AS t
-    SET deleted_at = NULL,
+    SET change_seq = (SELECT seq FROM tick),
+        deleted_at = NULL,
         batch_id = NULL
     WHERE t.user_id = %(user_id)s
       AND t.deleted_at IS NOT NULL
@@ -33,7 +41,8 @@ restored_tasks AS (
 ),
 restored_lists AS (
     UPDATE lists AS l
-    SET deleted_at = NULL,
+    SET change_seq = (SELECT seq FROM tick),
+        deleted_at = NULL,
         batch_id = NULL
     WHERE l.user_id = %(user_id)s
       AND l.deleted_at IS NOT NULL

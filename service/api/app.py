@@ -24,6 +24,7 @@ from service.api.openapi import openapi_json
 from service.api.ratelimit import rate_limits
 from service.api.resources.account import UserAccount, UserExport
 from service.api.resources.batch import Batch
+from service.api.resources.changes import Changes
 from service.api.resources.completions import LatestCompletion, TaskCompletions
 from service.api.resources.docs import DOCS_STATIC, ApiDocs, DocsAssets, OpenApiDocument
 from service.api.resources.health import Health, Liveness
@@ -108,6 +109,7 @@ def create_app(
         ("/api/{user_id}/lists/{list_id}", ListItem(store.lists, store.trash)),
         ("/api/{user_id}/settings", UserSettings(store.settings)),
         ("/api/{user_id}/trash", Trash(store.trash, cursors)),
+        ("/api/{user_id}/changes", Changes(store.changes, cursors)),
         ("/api/{user_id}/trash/{batch_id}", TrashBatch(store.trash)),
         ("/api/{user_id}/trash/{batch_id}/restore", TrashRestore(store.trash)),
     ]

@@ -89,7 +89,8 @@ def problem(req: falcon.Request, error: falcon.HTTPError) -> dict[str, Any]:
     status = error.status_code
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     body: dict[str, Any] = {
-        "type": "about:blank",
+        # A problem with a type of its own (e.g. the feed's cursor-expired) names it.
+        "type": getattr(error, "problem_type", None) or "about:blank",
         "title": phrase,
         "status": status,
         "detail": error.description or phrase,

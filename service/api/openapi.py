@@ -210,11 +210,12 @@ PROBLEMS: dict[int, dict[str, Any]] = {
         **{"WWW-Authenticate": "WWW-Authenticate"},
     ),
     403: _problem("The token's subject is not the `user_id` of the path."),
-    404: _problem("No such task or list for this user (or no such route)."),
+    404: _problem("No such task, list or trash batch for this user (or no such route)."),
     405: _problem("The path does not support this method.", Allow="Allow"),
-    409: _problem(
-        "A request with the same Idempotency-Key is still in progress (or, on a list's "
-        "DELETE, lists cannot be deleted yet)."
+    409: _problem("A request with the same Idempotency-Key is still in progress."),
+    410: _problem(
+        "The changes-feed cursor is older than the deletions kept (90 days); the problem's "
+        "`type` ends in `cursor-expired`: sync again from the beginning."
     ),
     412: _problem("If-Match does not match the current ETag."),
     408: _problem(
@@ -700,6 +701,7 @@ def build_spec() -> APISpec:
             {"name": "docs", "description": "This document and the page over it."},
             hooks.TAG,
             trash.TAG,
+            trash.SYNC_TAG,
         ],
     )
     schemas = {

@@ -1,4 +1,4 @@
-"""The trash endpoints in /openapi.json: paths and response schemas.
+"""The trash and changes-feed endpoints in /openapi.json: paths and response schemas.
 
 Kept beside service/api/openapi.py (which merges these in `build_spec`), like the webhook
 part.
@@ -16,6 +16,7 @@ from service.api.openapi import _api_operation, _ok
 TRASH = "/api/{user_id}/trash"
 BATCH = "/api/{user_id}/trash/{batch_id}"
 RESTORE = "/api/{user_id}/trash/{batch_id}/restore"
+CHANGES = "/api/{user_id}/changes"
 
 BATCH_ID = fields.UUID(
     required=True,
@@ -76,7 +77,51 @@ class TrashQueryDoc(Schema):
     )
 
 
+class Change(Schema):
+    """One object of the feed in its latest state, or its deletion."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(("task", "list")))
+    id = fields.UUID(required=True)
+    op = fields.String(required=True, validate=validate.OneOf(("upsert", "delete")))
+    data = fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "`upsert`: the task (as `getTask`) or the list (as `getList`, "
+            "without `open_count`); `delete`: null."
+        },
+    )
+
+
+class ChangesPage(Schema):
+    """A page of the changes feed."""
+
+    changes = fields.List(fields.Nested(Change), required=True)
+    cursor = fields.String(
+        required=True,
+        metadata={"description": "Opaque and signed: ask again with it for what changed since."},
+    )
+    has_more = fields.Boolean(
+        required=True, metadata={"description": "True: ask again at once with `cursor`."}
+    )
+
+
+class ChangesQueryDoc(Schema):
+    """Query parameters of GET /changes."""
+
+    limit = fields.Integer(
+        load_default=500,
+        validate=validate.Range(min=1, max=1000),
+        metadata={"description": "Changes per page."},
+    )
+    cursor = fields.String(
+        metadata={"description": "From the previous answer; none: from the beginning."}
+    )
+
+
 SCHEMAS: dict[str, Any] = {
+    "Change": Change,
+    "ChangesPage": ChangesPage,
     "TrashedTask": TrashedTask,
     "TrashedList": TrashedList,
     "TrashedTasks": TrashedTasks,
@@ -139,6 +184,23 @@ def trash_paths() -> dict[str, dict[str, Any]]:
                 errors=(404, 409),
             ),
         },
+        CHANGES: {
+            "parameters": ["user_id"],
+            "get": _api_operation(
+                "listChanges",
+                "What changed in the user's tasks and lists since a cursor",
+                tag="sync",
+                description="In commit order, one entry per object (its latest state); "
+                "deletions (trash and purge) as `op: delete`. No cursor: a full sync. A client "
+                "that keeps `cursor` and asks again gets exactly what changed since, never "
+                "missing a commit. A cursor older than the deletions kept (90 days) is a 410 "
+                "problem whose `type` ends in `cursor-expired`: sync from the beginning. An "
+                "altered cursor, or another user's, is a 422 naming `cursor`.",
+                parameters=({"in": "query", "schema": ChangesQueryDoc},),
+                responses={"200": _ok("A page of changes.", "ChangesPage")},
+                errors=(410,),
+            ),
+        },
         RESTORE: {
             "parameters": ["user_id", "batch_id"],
             "post": _api_operation(
@@ -157,3 +219,4 @@ def trash_paths() -> dict[str, dict[str, Any]]:
 
 
 TAG = {"name": "trash", "description": "Deleted tasks and lists, restorable in batches."}
+SYNC_TAG = {"name": "sync", "description": "The changes feed: what changed since a cursor."}

@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
 from service.data.account import AccountStore
+from service.data.changes import ChangeStore
 from service.data.listing import Filters, ListingStore
 from service.data.lists import ListStore
 from service.data.outbox import tasks_url
@@ -116,6 +117,8 @@ class TaskStore:
         self.trash = TrashStore(pool, queries)
         # The whole account: export and erase.
         self.account = AccountStore(pool, queries)
+        # The changes feed over the user's tasks and lists (service/data/changes.py).
+        self.changes = ChangeStore(pool, queries)
 
     def _one(self, sql: str, params: Mapping[str, Any]) -> Row | None:
         # The request's transaction when one is bound (Idempotency-Key), else autocommit.

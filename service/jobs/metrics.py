@@ -60,7 +60,7 @@ def declare(jobs: list[str]) -> None:
     """Create every labelled series at zero, so that rate() and alerts see them from the start."""
     for outcome in DELIVERY_OUTCOMES:
         DELIVERIES.labels(outcome)
-    for kind in ("idempotency_keys", "events", "trash"):
+    for kind in ("idempotency_keys", "events", "trash", "tombstones"):
         PURGED.labels(kind)
     for job in jobs:
         JOB_ERRORS.labels(job)
