@@ -29,6 +29,7 @@ from service.api.resources.completions import LatestCompletion, TaskCompletions
 from service.api.resources.docs import DOCS_STATIC, ApiDocs, DocsAssets, OpenApiDocument
 from service.api.resources.health import Health, Liveness
 from service.api.resources.lists import ListCollection, ListItem
+from service.api.resources.reminders import ReminderAck, ReminderCollection, ReminderSnooze
 from service.api.resources.settings import UserSettings
 from service.api.resources.stats import TaskStats
 from service.api.resources.tasks import TaskCollection, TaskCompletion, TaskItem, TaskMove
@@ -112,6 +113,9 @@ def create_app(
         ("/api/{user_id}/changes", Changes(store.changes, cursors)),
         ("/api/{user_id}/trash/{batch_id}", TrashBatch(store.trash)),
         ("/api/{user_id}/trash/{batch_id}/restore", TrashRestore(store.trash)),
+        ("/api/{user_id}/reminders", ReminderCollection(store.reminders)),
+        ("/api/{user_id}/reminders/{reminder_id}/snooze", ReminderSnooze(store.reminders)),
+        ("/api/{user_id}/reminders/{reminder_id}/ack", ReminderAck(store.reminders)),
     ]
     if webhooks is not None:
         insecure = config.webhook_allow_insecure

@@ -61,7 +61,7 @@ class RequestId:
 
 
 class PathParams:
-    """Reject a malformed user_id, task_id or list_id with a 422; hand the responder UUIDs."""
+    """Reject a malformed user_id or task, list or reminder id with a 422; hand over UUIDs."""
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
@@ -76,7 +76,7 @@ class PathParams:
                 "user_id",
                 "Must be 1-128 characters of A-Z a-z 0-9 . _ ~ @ | : + -, and not . or ..",
             )
-        for name in ("task_id", "list_id", "batch_id"):
+        for name in ("task_id", "list_id", "batch_id", "reminder_id"):
             value = params.get(name)
             if value is not None:
                 params[name] = path_uuid(name, value)

@@ -682,6 +682,7 @@ def build_spec() -> APISpec:
     from service.api import openapi_account as account
     from service.api import openapi_batch as batch
     from service.api import openapi_recurrence as recurrence
+    from service.api import openapi_reminders as reminders
     from service.api import openapi_trash as trash
     from service.api import openapi_webhooks as hooks
 
@@ -702,6 +703,7 @@ def build_spec() -> APISpec:
             hooks.TAG,
             trash.TAG,
             trash.SYNC_TAG,
+            reminders.TAG,
         ],
     )
     schemas = {
@@ -711,6 +713,7 @@ def build_spec() -> APISpec:
         **trash.SCHEMAS,
         **batch.SCHEMAS,
         **account.SCHEMAS,
+        **reminders.SCHEMAS,
     }
     for name, schema in schemas.items():
         spec.components.schema(name, schema=schema)
@@ -721,7 +724,7 @@ def build_spec() -> APISpec:
     spec.components.schema("SettingsUpdate", schema=SettingsWrite)
     for name, header in {**HEADERS, **trash.HEADERS}.items():
         spec.components.header(name, header)
-    parameters = {**PARAMETERS, **hooks.PARAMETERS, **trash.PARAMETERS}
+    parameters = {**PARAMETERS, **hooks.PARAMETERS, **trash.PARAMETERS, **reminders.PARAMETERS}
     for name, (location, parameter) in parameters.items():
         spec.components.parameter(name, location, parameter)
     for status, response in PROBLEMS.items():
@@ -745,6 +748,7 @@ def build_spec() -> APISpec:
         **recurrence.completion_paths(),
         **batch.batch_paths(),
         **account.account_paths(),
+        **reminders.reminder_paths(),
         **hooks.webhook_paths(),
         **trash.trash_paths(),
         **_operational_paths(),

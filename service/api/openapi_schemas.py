@@ -20,6 +20,7 @@ from service.api.schemas import (
     UtcDateTime,
 )
 from service.domain.recurrence import BASES
+from service.domain.reminders import MAX_BEFORE_DUE, STATES
 
 TIMESTAMP_EXAMPLE = "2026-01-24T10:00:00.123456Z"
 STATUS_FILTERS = ("all", "pending", "completed")
@@ -89,6 +90,20 @@ class RecurrenceOut(Schema):
 
     rule = fields.String(required=True, metadata={"example": "FREQ=WEEKLY;BYDAY=MO,TH"})
     basis = fields.String(required=True, validate=validate.OneOf(BASES))
+
+
+class TaskReminderOut(Schema):
+    """A reminder as returned on its task: one form (`at` or `before_due`) and its state."""
+
+    id = fields.UUID(required=True)
+    at = _timestamp("Absolute form: when to fire.")
+    before_due = fields.Integer(
+        validate=validate.Range(min=0, max=MAX_BEFORE_DUE),
+        metadata={"description": "Relative form: minutes before the task's due."},
+    )
+    fire_at = _timestamp("When it fires (UTC), computed.", required=True)
+    state = fields.String(required=True, validate=validate.OneOf(STATES))
+    fired_at = _timestamp("When it last fired; null before.", allow_none=True, required=True)
 
 
 class TaskFields(Schema):
@@ -163,6 +178,11 @@ class TaskFields(Schema):
         allow_none=True,
         metadata={"description": "Null, or the task's recurrence (see createTask)."},
     )
+    reminders = fields.List(
+        fields.Nested(TaskReminderOut),
+        required=True,
+        metadata={"description": "The task's reminders, oldest first (see createTask)."},
+    )
 
 
 # A task as the service returns it: every field always present.
@@ -180,7 +200,8 @@ class FieldError(Schema):
     field = fields.String(
         required=True,
         metadata={
-            "description": "The field's name, dotted, e.g. `tags.3` or `operations.3.op`; "
+            "description": "The field's name, dotted, e.g. `tags.3`, `operations.3.op` or "
+            "`reminders.0.at`; "
             '`""` when the whole body or query is at fault.'
         },
     )

@@ -24,6 +24,7 @@ from marshmallow import (
 )
 
 from service.domain.recurrence import BASES, MAX_RULE_LENGTH, RecurrenceError, parse_rule
+from service.domain.reminders import MAX_BEFORE_DUE, MAX_REMINDERS, STATES
 from service.domain.zones import MAX_ZONE_LENGTH, is_valid_zone
 
 READ_ONLY_FIELDS = frozenset(
@@ -320,6 +321,71 @@ class RecurrenceWrite(Schema):
             raise ValidationError(str(error)) from None
 
 
+REMINDER_READ_ONLY_FIELDS = frozenset({"id", "fire_at", "state", "fired_at", "task_id"})
+REMINDERS_DESCRIPTION = (
+    'Up to 10 reminders, each exactly one of `{"at": timestamp}` or `{"before_due": '
+    "minutes 0-40320}` (relative ones need `due_at` or `due_date`, the start of that day in "
+    "the task's zone, and follow the due when it moves or recurs). Setting `reminders` "
+    "replaces the task's set; a reminder sent again unchanged keeps its `id` and `state`. "
+    "As returned, each also has `id`, `fire_at` (UTC), `state` and `fired_at`."
+)
+
+
+class ReminderWrite(Schema):
+    """One reminder of a task: an instant (`at`) or minutes before the task's due."""
+
+    class Meta:
+        unknown = RAISE
+
+    at = UtcDateTime(allow_none=True, metadata={"description": "When to fire (absolute)."})
+    before_due = StrictInteger(
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_BEFORE_DUE),
+        metadata={"description": "Minutes before the task's due (relative).", "example": 30},
+    )
+
+    @pre_load
+    def drop_read_only_fields(self, data: Any, **kwargs: Any) -> Any:
+        """Ignore server-set fields, so a client may send back what it read."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in REMINDER_READ_ONLY_FIELDS}
+        return data
+
+    @validates_schema
+    def exactly_one_form(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Refuse a reminder with both forms or neither."""
+        given = [name for name in ("at", "before_due") if data.get(name) is not None]
+        if len(given) != 1:
+            raise ValidationError("Give exactly one of at (a timestamp) or before_due (minutes).")
+
+    @post_load
+    def drop_nulls(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Keep only the form that was given."""
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class ReminderSnooze(Schema):
+    """Snooze a reminder until an instant: it fires once more then."""
+
+    class Meta:
+        unknown = RAISE
+
+    until = UtcDateTime(required=True, metadata={"description": "When the reminder fires again."})
+
+
+class ReminderQuery(Schema):
+    """The reminder list's query: an optional state."""
+
+    class Meta:
+        unknown = RAISE
+
+    state = fields.String(
+        load_default=None,
+        validate=validate.OneOf(STATES),
+        metadata={"description": "Only this state."},
+    )
+
+
 class TaskWrite(Schema):
     """The writable fields of a task: all of them on create, any of them on update."""
 
@@ -341,6 +407,11 @@ class TaskWrite(Schema):
     due_date = CalendarDate(allow_none=True)
     recurrence = fields.Nested(
         RecurrenceWrite, allow_none=True, metadata={"description": RECURRENCE_DESCRIPTION}
+    )
+    reminders = fields.List(
+        fields.Nested(ReminderWrite),
+        validate=validate.Length(max=MAX_REMINDERS),
+        metadata={"description": REMINDERS_DESCRIPTION},
     )
 
     @pre_load
@@ -611,6 +682,8 @@ class BatchWrite(Schema):
             seen.add(temp_id)
 
 
+reminder_snooze_schema = ReminderSnooze()
+reminder_query_schema = ReminderQuery()
 task_create_schema = TaskWrite()
 task_update_schema = TaskWrite(partial=True)
 completion_schema = CompletionWrite()

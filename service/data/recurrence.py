@@ -30,6 +30,7 @@ from service.data import unit_of_work
 from service.data.outbox import Outbox, task_payload
 from service.data.preconditions import PreconditionFailed
 from service.data.queries import Queries
+from service.data.reminders import ReminderStore
 from service.domain.recurrence import (
     Occurrence,
     Series,
@@ -148,8 +149,10 @@ def due_params(occurrence: Occurrence, zone: ZoneInfo) -> dict[str, Any]:
 class RecurrenceStore:
     """Complete, undo and list the occurrences of one user's recurring tasks."""
 
-    def __init__(self, pool: ConnectionPool, queries: Queries) -> None:
+    def __init__(self, pool: ConnectionPool, queries: Queries, reminders: ReminderStore) -> None:
         self._pool = pool
+        # Relative reminders follow the due when an occurrence moves it.
+        self._reminders = reminders
         self._lock = queries["task_recurrence_lock"]
         self._advance = queries["task_recurrence_advance"]
         self._restore = queries["task_recurrence_restore"]
@@ -221,6 +224,7 @@ class RecurrenceStore:
                     "bump": 1 if locked["version"] == version else 0,
                 },
             )
+            self._reminders.refresh(user_id, task_id)
             row = conn.execute(self._get, params).fetchone()
             if row is not None:
                 # The occurrence's task.completed, in this transaction (the outbox): the task
@@ -287,6 +291,7 @@ class RecurrenceStore:
                     "index": latest["occurrence_index"],
                 },
             )
+            self._reminders.refresh(user_id, task_id)
             if locked["completed"]:
                 return reopen()
             return conn.execute(self._get, params).fetchone()

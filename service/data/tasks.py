@@ -36,6 +36,7 @@ from service.data.outbox import tasks_url
 from service.data.preconditions import PreconditionFailed
 from service.data.queries import Queries
 from service.data.recurrence import RecurrenceStore, recurrence_params, translate_violations
+from service.data.reminders import ReminderStore, translate_missing_due
 from service.data.settings import SettingsStore
 from service.data.trash import TrashStore
 from service.domain import positions, zones
@@ -63,6 +64,8 @@ WRITABLE_FIELDS = (
 # Fields whose change needs reads first (rules, zones): such a write runs in a transaction.
 PLACING_FIELDS = frozenset({"list_id", "parent_id"})
 DATING_FIELDS = frozenset({"due_date", "time_zone"})
+# Fields whose change moves the task's due: relative reminders are recomputed after it.
+DUE_FIELDS = frozenset({"due_at", "due_date", "time_zone"})
 
 TASK_DEFAULTS: Mapping[str, Any] = {
     "description": None,
@@ -111,8 +114,10 @@ class TaskStore:
         # The user's lists and settings, which the task rules read too.
         self.lists = ListStore(pool, queries)
         self.settings = SettingsStore(pool, queries)
+        # Reminders: a task's set, their recompute when the due moves, snooze and ack.
+        self.reminders = ReminderStore(pool, queries)
         # Completing, undoing and listing the occurrences of recurring tasks.
-        self.recurrence = RecurrenceStore(pool, queries)
+        self.recurrence = RecurrenceStore(pool, queries, self.reminders)
         # Deletes move tasks and lists to the trash; its pages, restore and purge.
         self.trash = TrashStore(pool, queries)
         # The whole account: export and erase.
@@ -216,8 +221,18 @@ class TaskStore:
         recurrence = params.pop("recurrence", None)
         params["recurrence_rule"] = None if recurrence is None else recurrence["rule"]
         params["recurrence_basis"] = None if recurrence is None else recurrence["basis"]
-        with translate_violations(fields):
-            return self._create(user_id, fields, params)
+        reminders = params.pop("reminders", None)
+        if not reminders:
+            with translate_violations(fields):
+                row = self._create(user_id, fields, params)
+            row["reminders"] = []
+            return row
+        # The task and its reminders commit together.
+        with translate_violations(fields), unit_of_work.transaction(self._pool):
+            row = self._create(user_id, fields, params)
+            self.reminders.replace(user_id, row["id"], reminders, row)
+            row["reminders"] = self.reminders.of_task(user_id, row["id"])
+            return row
 
     def _create(self, user_id: str, fields: Mapping[str, Any], params: dict[str, Any]) -> Row:
         params["tasks_url"] = tasks_url(user_id)
@@ -263,18 +278,54 @@ class TaskStore:
         moves the sub-tree along. `completed: true` on an open recurring task completes its
         current occurrence instead (service/data/recurrence.py), after the other changes.
         """
-        with translate_violations(changes):
-            row = self._update_task(user_id, task_id, changes, if_versions)
-            if (
-                changes.get("completed") is True
-                and row is not None
-                and row["recurrence_rule"] is not None
-                and not row["completed"]
-            ):
-                # task_update.sql left it alone (an open recurring task): complete an
-                # occurrence, under the row lock, with the other changes applied first.
-                return self._complete_occurrence(user_id, task_id, changes, if_versions)
+        changes = dict(changes)
+        reminders = changes.pop("reminders", None)
+        if reminders is None and not DUE_FIELDS & changes.keys():
+            with translate_violations(changes):
+                return self._with_reminders(
+                    user_id, self._update_fields(user_id, task_id, changes, if_versions)
+                )
+        # The due's move, the relative reminders' recompute and a new set commit together.
+        field = "due_date" if "due_date" in changes and "due_at" not in changes else "due_at"
+        with (
+            translate_violations(changes),
+            translate_missing_due(field),
+            unit_of_work.transaction(self._pool),
+        ):
+            row = self._update_fields(user_id, task_id, changes, if_versions)
+            if row is None:
+                return None
+            if DUE_FIELDS & changes.keys():
+                self.reminders.refresh(user_id, task_id, field)
+            if reminders is not None:
+                self.reminders.replace(user_id, task_id, reminders, row)
+            row["reminders"] = self.reminders.of_task(user_id, task_id)
             return row
+
+    def _update_fields(
+        self,
+        user_id: str,
+        task_id: UUID,
+        changes: Mapping[str, Any],
+        if_versions: Collection[int] | None,
+    ) -> Row | None:
+        row = self._update_task(user_id, task_id, changes, if_versions)
+        if (
+            changes.get("completed") is True
+            and row is not None
+            and row["recurrence_rule"] is not None
+            and not row["completed"]
+        ):
+            # task_update.sql left it alone (an open recurring task): complete an
+            # occurrence, under the row lock, with the other changes applied first.
+            return self._complete_occurrence(user_id, task_id, changes, if_versions)
+        return row
+
+    def _with_reminders(self, user_id: str, row: Row | None) -> Row | None:
+        # A write's RETURNING does not carry the reminders (task_get's read does).
+        if row is not None and "reminders" not in row:
+            row["reminders"] = self.reminders.of_task(user_id, row["id"])
+        return row
 
     def _update_task(
         self,
@@ -349,11 +400,14 @@ class TaskStore:
         None when there is no such task; `NothingToUndo` when it has no completion record;
         `PreconditionFailed` when `if_versions` does not hold its version.
         """
-        return self.recurrence.undo_latest(
+        return self._with_reminders(
             user_id,
-            task_id,
-            if_versions,
-            reopen=lambda: self._write(None, user_id, task_id, {"completed": False}, None),
+            self.recurrence.undo_latest(
+                user_id,
+                task_id,
+                if_versions,
+                reopen=lambda: self._write(None, user_id, task_id, {"completed": False}, None),
+            ),
         )
 
     def move(
@@ -370,7 +424,8 @@ class TaskStore:
         """
         changes = {k: body[k] for k in ("list_id", "parent_id") if k in body}
         with self._transaction() as conn:
-            return self._relocate(conn, user_id, task_id, changes, if_versions, body["after"])
+            row = self._relocate(conn, user_id, task_id, changes, if_versions, body["after"])
+        return self._with_reminders(user_id, row)
 
     _NO_MOVE = object()
 
@@ -506,16 +561,19 @@ class TaskStore:
         if row is None:
             row = self._one(self._toggle, params)
         if row is not None:
-            return row
+            return self._with_reminders(user_id, row)
         # Nothing toggled: absent, a version mismatch, or an open recurring task; the
         # recurrence path tells which under the row lock.
-        return self.recurrence.complete(
+        return self._with_reminders(
             user_id,
-            task_id,
-            if_versions,
-            ordinary=lambda: self._one(self._toggle, params),
-            finish=lambda: self._one(self._toggle, {**params, "finish_series": True}),
-        ).row
+            self.recurrence.complete(
+                user_id,
+                task_id,
+                if_versions,
+                ordinary=lambda: self._one(self._toggle, params),
+                finish=lambda: self._one(self._toggle, {**params, "finish_series": True}),
+            ).row,
+        )
 
     def delete(
         self, user_id: str, task_id: UUID, if_versions: Collection[int] | None = None
@@ -528,7 +586,9 @@ class TaskStore:
         row = self.trash.delete_task(user_id, task_id, if_versions)
         if row is None:
             self._absent_or_mismatch(user_id, task_id, if_versions)
-        return row
+            return None
+        # In the trash a task keeps its reminders (they do not fire there).
+        return self._with_reminders(user_id, row)
 
 
 def _versions(if_versions: Collection[int] | None) -> list[int] | None:
