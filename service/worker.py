@@ -1,4 +1,4 @@
-"""The background worker: `python -m service.worker` delivers webhooks and purges old records.
+"""The background worker: `python -m service.worker` fires reminders, delivers webhooks, purges.
 
 The purges: expired Idempotency-Key records, outbox events past their retention, trash
 batches older than TRASH_RETENTION_DAYS, and changes-feed tombstones older than 90 days.
@@ -35,6 +35,7 @@ from service.data.pool import create_pool
 from service.data.queries import Queries
 from service.jobs import metrics
 from service.jobs.deliver_webhooks import DeliverWebhooks
+from service.jobs.fire_reminders import FireReminders
 from service.jobs.purge_events import PurgeEvents
 from service.jobs.purge_idempotency_keys import PurgeIdempotencyKeys
 from service.jobs.purge_tombstones import PurgeTombstones
@@ -100,6 +101,8 @@ class QueueGauges:
         metrics.QUEUE_DEPTH.labels("webhook_deliveries").set(row["deliveries_due"])
         metrics.QUEUE_LAG.labels("webhook_deliveries").set(row["deliveries_lag_seconds"])
         metrics.QUEUE_DEPTH.labels("idempotency_expired").set(row["idempotency_expired"])
+        metrics.QUEUE_DEPTH.labels("reminders").set(row["reminders_due"])
+        metrics.QUEUE_LAG.labels("reminders").set(row["reminders_lag_seconds"])
 
 
 class Worker:
@@ -177,6 +180,7 @@ def build(config: Config) -> Worker:
             interval=config.worker_poll_seconds,
             allow_insecure=config.webhook_allow_insecure,
         ),
+        FireReminders(pool, queries, interval=config.worker_poll_seconds),
         PurgeIdempotencyKeys(pool, queries),
         PurgeEvents(pool, queries),
         PurgeTrash(pool, queries, config.trash_retention_days),

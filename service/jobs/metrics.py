@@ -9,13 +9,14 @@ queue report one figure.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from service.core.metrics import REGISTRY
 
 QUEUE_DEPTH = Gauge(
     "tasks_worker_queue_depth",
-    "Work waiting in a queue now: webhook deliveries due, expired Idempotency-Key records.",
+    "Work waiting in a queue now: webhook deliveries due, expired Idempotency-Key records, "
+    "reminders due to fire.",
     ["queue"],
     multiprocess_mode="livemax",
     registry=REGISTRY,
@@ -45,6 +46,18 @@ PURGED = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+REMINDERS = Counter(
+    "tasks_worker_reminders",
+    "Reminders the worker handled, by outcome: fired, or missed (due more than 24 h ago).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+REMINDERS_LAG = Histogram(
+    "tasks_worker_reminder_lag_seconds",
+    "How late each reminder fired: from its fire_at to the firing's commit time.",
+    buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300, 3600, 86400),
+    registry=REGISTRY,
+)
 JOB_ERRORS = Counter(
     "tasks_worker_job_errors",
     "Runs of a job that failed (the database unreachable, a statement that failed).",
@@ -53,7 +66,7 @@ JOB_ERRORS = Counter(
 )
 
 DELIVERY_OUTCOMES = ("succeeded", "retried", "failed")
-QUEUES = ("webhook_deliveries", "idempotency_expired")
+QUEUES = ("webhook_deliveries", "idempotency_expired", "reminders")
 
 
 def declare(jobs: list[str]) -> None:
@@ -62,5 +75,7 @@ def declare(jobs: list[str]) -> None:
         DELIVERIES.labels(outcome)
     for kind in ("idempotency_keys", "events", "trash", "tombstones"):
         PURGED.labels(kind)
+    for outcome in ("fired", "missed"):
+        REMINDERS.labels(outcome)
     for job in jobs:
         JOB_ERRORS.labels(job)
