@@ -160,3 +160,14 @@ def test_deleting_the_task_takes_its_reminders(api, db):
     task = api.created(due_at=DUE, reminders=[{"at": AT}])
     api.app.delete(api.item(task["id"]))
     assert api.app.get(reminders_url(api)).json == []
+
+
+def test_relative_reminders_of_all_day_tasks_follow_the_users_zone(api):
+    task = api.created(due_date="2027-05-03", reminders=[{"before_due": 0}])
+    assert task["reminders"][0]["fire_at"] == "2027-05-03T00:00:00.000000Z"
+    api.app.patch_json(f"/api/{api.user_id}/settings", {"time_zone": "Asia/Tokyo"})
+    moved = api.app.get(api.item(task["id"])).json["reminders"][0]
+    assert (
+        moved["fire_at"] == "2027-05-02T15:00:00.000000Z"
+        and moved["id"] == task["reminders"][0]["id"]
+    )

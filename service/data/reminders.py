@@ -38,6 +38,15 @@ def translate_missing_due(field: str) -> Iterator[None]:
         raise
 
 
+def refresh_params(user_id: str, task_ids: Sequence[Any]) -> dict[str, Any]:
+    """Return the parameters of reminder_refresh for some of the user's tasks."""
+    return {
+        "user_id": user_id,
+        "task_ids": list(task_ids),
+        "missed_before": datetime.now(UTC) - LATE_WINDOW,
+    }
+
+
 class ReminderStore:
     """Read and write one user's reminders; another user's is indistinguishable from none."""
 
@@ -94,13 +103,8 @@ class ReminderStore:
 
         A task left without a due while it has relative reminders is a 422 naming `field`.
         """
-        params = {
-            "user_id": user_id,
-            "task_id": task_id,
-            "missed_before": datetime.now(UTC) - LATE_WINDOW,
-        }
         with translate_missing_due(field), unit_of_work.connection(self._pool) as conn:
-            conn.execute(self._refresh, params)
+            conn.execute(self._refresh, refresh_params(user_id, [task_id]))
 
     def list(self, user_id: str, state: str | None, limit: int) -> list[Row]:
         """Return the user's reminders (of one state, if given), newest first."""

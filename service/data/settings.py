@@ -9,6 +9,7 @@ from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
 from service.data.queries import Queries
+from service.data.reminders import refresh_params
 from service.domain import zones
 
 Row = dict[str, Any]
@@ -25,6 +26,7 @@ class SettingsStore:
         self._save = queries["user_settings_save"]
         self._all_day = queries["task_all_day_in_user_zone"]
         self._set_starts = queries["task_set_due_date_starts"]
+        self._refresh_reminders = queries["reminder_refresh"]
 
     def get(self, user_id: str) -> Row:
         """Return the user's settings (the defaults for a user who changed none)."""
@@ -52,8 +54,10 @@ class SettingsStore:
                 tasks = conn.execute(self._all_day, {"user_id": user_id}).fetchall()
                 if tasks:
                     starts = [zones.day_start(t["due_date"], row["time_zone"]) for t in tasks]
+                    ids = [t["id"] for t in tasks]
                     conn.execute(
-                        self._set_starts,
-                        {"user_id": user_id, "ids": [t["id"] for t in tasks], "starts": starts},
+                        self._set_starts, {"user_id": user_id, "ids": ids, "starts": starts}
                     )
+                    # Their relative reminders follow the new start of the day.
+                    conn.execute(self._refresh_reminders, refresh_params(user_id, ids))
             return row
