@@ -35,6 +35,7 @@ def test_create_returns_task_with_defaults(api):
         "due_date": None,
         "deleted_at": None,
         "recurrence": None,
+        "reminders": [],
     }
     assert isinstance(task["position"], str) and task["position"]
     assert RFC3339_UTC.match(task["created_at"])
