@@ -16,18 +16,6 @@ SELECT id::text AS id, user_id, title, description, completed,
        recurrence_rule, recurrence_basis,
        list_id::text AS list_id, parent_id::text AS parent_id, position, time_zone, due_date,
        to_char(deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deleted_at,
-       -- The task's reminders (one probe of reminders_user_task_idx; none: []).
-       coalesce((SELECT json_agg(CASE WHEN r.at IS NULL
-                                       THEN jsonb_build_object('before_due', r.before_due)
-                                       ELSE jsonb_build_object('at', to_char(r.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-                                  END || jsonb_build_object(
-                            'id', r.id,
-                            'fire_at', to_char(r.fire_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                            'state', r.state,
-                            'fired_at', to_char(r.fired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-                        ORDER BY r.created_at, r.id)
-                 FROM reminders AS r
-                 WHERE r.user_id = tasks.user_id AND r.task_id = tasks.id), '[]'::json) AS reminders,
        ARRAY[coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid)::text, coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid)::text,
              position] AS sort_key
 FROM tasks

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
@@ -158,6 +159,7 @@ class ListingStore:
         self._pages = {name: queries[name] for name in STATEMENTS.values()}
         self._set_completed_matching = queries["task_set_completed_matching"]
         self._stats = queries["task_stats"]
+        self._reminders = queries["reminder_tasks_list"]
 
     def page(self, user_id: str, request: PageRequest) -> Page:
         """Return up to `request.limit` matching tasks after `request.after`, in its order."""
@@ -173,11 +175,23 @@ class ListingStore:
             rows = conn.execute(
                 self._pages[request.sort.statement], params, prepare=_prepare(request)
             ).fetchall()
-        more = len(rows) > request.limit
-        rows = rows[: request.limit]
+            more = len(rows) > request.limit
+            rows = rows[: request.limit]
+            self._attach_reminders(conn, user_id, rows)
         keys = [row.pop("sort_key") for row in rows]
         following = Position(key=keys[-1], id=UUID(rows[-1]["id"])) if more else None
         return Page(rows=rows, next=following)
+
+    def _attach_reminders(self, conn: psycopg.Connection, user_id: str, rows: list[Row]) -> None:
+        # Each task's `reminders` (none: []), read for the whole page in one statement.
+        for row in rows:
+            row["reminders"] = []
+        if not rows:
+            return
+        by_id = {row["id"]: row for row in rows}
+        params = {"user_id": user_id, "task_ids": list(by_id)}
+        for found in conn.execute(self._reminders, params):
+            by_id[found["task_id"]]["reminders"] = found["reminders"]
 
     def set_completed_matching(self, user_id: str, filters: Filters, completed: bool) -> int:
         """Set the completed flag of the matching tasks; return how many changed."""
