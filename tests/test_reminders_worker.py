@@ -200,10 +200,12 @@ def test_a_past_at_fires_at_once_when_less_than_a_day_old(api, db, database_url)
         wait_until(lambda: firings(db, api.user_id), 10, "the firing")
 
 
-def test_completed_and_acknowledged_never_fire(api, db, database_url):
+def test_completed_trashed_and_acknowledged_never_fire(api, db, database_url):
     subscribe(db, api.user_id)
     done = api.created(reminders=[{"at": soon(1)}])
     api.app.patch(f"{api.item(done['id'])}/complete")
+    trashed = api.created(reminders=[{"at": soon(1)}])
+    api.app.delete(api.item(trashed["id"]))
     acked = api.created(reminders=[{"at": soon(1)}])
     api.app.post(f"/api/{api.user_id}/reminders/{acked['reminders'][0]['id']}/ack")
     control = api.created(reminders=[{"at": soon(1.5)}])
@@ -214,6 +216,10 @@ def test_completed_and_acknowledged_never_fire(api, db, database_url):
         time.sleep(1.0)
     assert [rid for rid, _ in firings(db, api.user_id)] == [control["reminders"][0]["id"]]
     assert state(db, done["reminders"][0]["id"])["state"] == "scheduled"
+    assert state(db, trashed["reminders"][0]["id"])["state"] == "scheduled"
+    # The trashed task's reminder is left out of the list too.
+    listed = api.app.get(f"/api/{api.user_id}/reminders").json
+    assert trashed["reminders"][0]["id"] not in [r["id"] for r in listed]
     assert state(db, acked["reminders"][0]["id"])["state"] == "acknowledged"
 
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import date
 from typing import Any
 
 from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
-from service.data.outbox import Outbox
+from service.data.outbox import Outbox, task_payload
 from service.data.queries import Queries
 from service.domain.reminders import LATE_WINDOW
 from service.jobs.metrics import REMINDERS, REMINDERS_LAG
@@ -30,16 +29,6 @@ logger = logging.getLogger("service.jobs.fire_reminders")
 # Users looked at per round, and reminders claimed per user per statement.
 USERS_PER_ROUND = 50
 PER_USER = 100
-
-
-def task_event_data(row: dict[str, Any]) -> dict[str, Any]:
-    """Return the task as GET returns it (without `url`: the worker knows no request)."""
-    data = dict(row)
-    rule, basis = data.pop("recurrence_rule", None), data.pop("recurrence_basis", None)
-    data["recurrence"] = None if rule is None else {"rule": rule, "basis": basis}
-    if isinstance(data.get("due_date"), date):
-        data["due_date"] = data["due_date"].isoformat()
-    return data
 
 
 def reminder_data(row: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +84,7 @@ class FireReminders:
                     task = conn.execute(
                         self._task, {"user_id": user_id, "task_id": task_id}
                     ).fetchone()
-                    tasks[task_id] = None if task is None else task_event_data(task)
+                    tasks[task_id] = None if task is None else task_payload(user_id, task)
                 event_id = self._outbox.emit(
                     user_id,
                     "reminder.fired",
