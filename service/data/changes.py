@@ -58,6 +58,7 @@ class ChangeStore:
         self._pool = pool
         self._page = queries["changes_page"]
         self._horizon = queries["changes_horizon"]
+        self._reminders = queries["reminder_tasks_list"]
 
     def page(self, user_id: str, after: ChangePosition, limit: int) -> ChangePage:
         """Return up to `limit` changes after `after`; CursorExpired below the horizon."""
@@ -72,6 +73,18 @@ class ChangeStore:
             rows = conn.execute(self._page, params).fetchall()
             # After the page: a tombstone purge that committed meanwhile shows here.
             horizon = conn.execute(self._horizon, {"user_id": user_id}).fetchone()
+            # A task's data as GET answers it: with its reminders (none: []).
+            tasks = {
+                str(r["id"]): r["data"]
+                for r in rows[:limit]
+                if r["kind"] == "task" and r["data"] is not None
+            }
+            for data in tasks.values():
+                data["reminders"] = []
+            if tasks:
+                found = conn.execute(self._reminders, {"user_id": user_id, "task_ids": list(tasks)})
+                for reminders in found:
+                    tasks[reminders["task_id"]]["reminders"] = reminders["reminders"]
         expired = 0 if horizon is None else horizon["expired_through"]
         if after is not START and expired and after.seq < expired:
             raise CursorExpired

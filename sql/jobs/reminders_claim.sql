@@ -7,18 +7,21 @@
 -- transaction. `now` and `late_after` are passed in (Citus takes no now() inside CASE of an
 -- UPDATE). One user per statement: a single-shard statement on Citus.
 WITH due AS (
+    -- Only reminders are locked: the tasks are read in a subquery, never row-locked (a task
+    -- lock would have to take the user's change counter first, docs/sync.md).
     SELECT r.id
     FROM reminders AS r
-    JOIN tasks AS t ON t.user_id = r.user_id AND t.id = r.task_id
     WHERE r.user_id = %(user_id)s
-      AND t.user_id = %(user_id)s
       AND r.state IN ('scheduled', 'snoozed')
       AND r.fire_at <= %(now)s::timestamptz
-      AND NOT t.completed
-      AND t.deleted_at IS NULL
+      AND r.task_id IN (SELECT t.id
+                        FROM tasks AS t
+                        WHERE t.user_id = %(user_id)s
+                          AND NOT t.completed
+                          AND t.deleted_at IS NULL)
     ORDER BY r.fire_at
     LIMIT %(limit)s
-    FOR UPDATE OF r SKIP LOCKED
+    FOR UPDATE SKIP LOCKED
 ),
 changed AS (
     UPDATE reminders AS r
