@@ -25,6 +25,7 @@ def fill(api) -> dict:
     child = api.created(title="child", parent_id=parent["id"])
     recurring = api.created(title="water", due_at="2027-01-04T09:00:00Z", recurrence=WEEKLY)
     app.patch_json(api.item(recurring["id"]) + "/complete", {"completed": True})
+    api.created(title="call", due_at="2027-01-05T09:00:00Z", reminders=[{"before_due": 30}])
     gone = api.created(title="gone")
     app.delete(api.item(gone["id"]))
     app.patch_json(f"/api/{user}/settings", {"time_zone": "Europe/Berlin"})
@@ -57,7 +58,7 @@ def test_export_holds_everything_of_the_user_and_no_secret(api, other_api):
     trashed = tasks[made["gone"]["id"]]
     assert trashed["deleted_at"] is not None and trashed["batch_id"] is not None
     assert tasks[made["child"]["id"]]["parent_id"] == made["parent"]["id"]
-    # The export does not carry reminders yet: compared without them.
+    # A task's reminders are in the export's own reminders section, keyed by task_id.
     answered = api.app.get(api.item(made["parent"]["id"])).json
     answered.pop("reminders")
     assert tasks[made["parent"]["id"]] | {"url": None} == {
@@ -68,6 +69,9 @@ def test_export_holds_everything_of_the_user_and_no_secret(api, other_api):
     assert "not mine" not in {t["title"] for t in doc["tasks"]}
     assert [c["task_id"] for c in doc["completions"]] == [made["recurring"]["id"]]
     assert doc["completions"][0]["occurrence_due"] == "2027-01-04T09:00:00.000000Z"
+    [reminder] = doc["reminders"]
+    assert reminder["before_due"] == 30 and reminder["fire_at"] == "2027-01-05T08:30:00.000000Z"
+    assert tasks[reminder["task_id"]]["title"] == "call"
     assert [h["id"] for h in doc["webhooks"]] == [made["hook"]["id"]]
     assert made["hook"]["secret"] not in resp.text and "secret" not in resp.text
 
@@ -80,6 +84,7 @@ def test_export_of_an_unknown_user_is_an_empty_account(app, user_id):
         "lists": [],
         "tasks": [],
         "completions": [],
+        "reminders": [],
         "webhooks": [],
     }
 
@@ -135,9 +140,9 @@ def test_erase_removes_everything_and_counts_it(api, db):
     fill(api)
     record_event(db, api.user_id)
     stored = db.execute("SELECT count(*) AS n FROM tasks WHERE user_id = %s", (api.user_id,))
-    # 5 live tasks and the one in the trash, which the erase counts too.
+    # 6 live tasks and the one in the trash, which the erase counts too.
     tasks = stored.fetchone()["n"]
-    assert tasks == 6
+    assert tasks == 7
     events, deliveries = (
         db.execute(
             f"SELECT count(*) AS n FROM {table} WHERE user_id = %s", (api.user_id,)
@@ -149,6 +154,7 @@ def test_erase_removes_everything_and_counts_it(api, db):
     assert erased["lists"] == 1
     assert erased["webhooks"] == 1
     assert erased["completions"] == 1
+    assert erased["reminders"] == 1
     assert erased["settings"] == 1
     assert erased["events"] == events >= 1 and erased["deliveries"] == deliveries >= 1
     assert erased["idempotency_keys"] >= 1

@@ -39,6 +39,12 @@ class Export(Schema):
         metadata={"description": "Completion records of recurring tasks: `task_id`, `seq`, "
         "`occurrence_due`, `completed_at`."},
     )  # fmt: skip
+    reminders = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={"description": "Every reminder, as GET /reminders returns it (with `task_id`), "
+        "trashed tasks' too."},
+    )  # fmt: skip
     webhooks = fields.List(
         fields.Dict(), required=True, metadata={"description": "Webhooks, without secrets."}
     )
@@ -54,7 +60,7 @@ Erased = Schema.from_dict(
                 "description": "Rows erased, by kind: "
                 + ", ".join(f"`{name}`" for _, name in ERASE_STATEMENTS)
                 + " (`tasks` includes the trash).",
-                "example": {"tasks": 42, "lists": 3, "webhooks": 1},
+                "example": {"tasks": 42, "lists": 3, "reminders": 5, "webhooks": 1},
             },
         )
     },

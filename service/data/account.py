@@ -31,6 +31,7 @@ ERASE_STATEMENTS = (
     ("user_erase_events", "events"),
     ("user_erase_webhooks", "webhooks"),
     ("user_erase_task_completions", "completions"),
+    ("user_erase_reminders", "reminders"),
     ("user_erase_tasks", "tasks"),
     ("user_erase_lists", "lists"),
     ("user_erase_user_settings", "settings"),
@@ -66,7 +67,7 @@ class AccountStore:
         self._queries = queries
         self._snapshot = queries["session_snapshot"]
         self._erase = [(queries[statement], name) for statement, name in ERASE_STATEMENTS]
-        for name in ("export_lists", "export_tasks", "export_completions"):
+        for name in ("export_lists", "export_tasks", "export_completions", "export_reminders"):
             queries[name]  # resolved now, so a missing file fails at start-up
 
     @contextmanager

@@ -17,6 +17,7 @@ import falcon
 
 from service.api.media import dumps
 from service.api.representation import present, tasks_url
+from service.api.resources.reminders import present_reminder
 from service.api.resources.webhooks import present as present_webhook
 from service.data.account import AccountStore, Row, Snapshot
 from service.data.settings import DEFAULTS as DEFAULT_SETTINGS
@@ -111,6 +112,7 @@ def _document(
         (b"lists", "export_lists", dict),
         (b"tasks", "export_tasks", lambda row: present(row, collection_url)),
         (b"completions", "export_completions", dict),
+        (b"reminders", "export_reminders", present_reminder),
         (b"webhooks", "webhook_list", present_webhook),
     ]
     for name, statement, shape in sections:
