@@ -17,6 +17,8 @@ class PurgeEvents(RetentionPurge):
 
     name = "purge_events"
     kind = "events"
+    users_statement = "jobs/events_expired_users"
+    purge_statement = "jobs/events_purge_user"
 
     def __init__(
         self, pool: ConnectionPool, queries: Queries, retention_days: int = RETENTION_DAYS

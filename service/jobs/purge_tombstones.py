@@ -16,6 +16,8 @@ class PurgeTombstones(RetentionPurge):
 
     name = "purge_tombstones"
     kind = "tombstones"
+    users_statement = "jobs/tombstones_expired_users"
+    purge_statement = "jobs/tombstones_purge_user"
 
     def __init__(
         self, pool: ConnectionPool, queries: Queries, retention_days: int = RETENTION_DAYS

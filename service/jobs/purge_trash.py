@@ -13,6 +13,8 @@ class PurgeTrash(RetentionPurge):
 
     name = "purge_trash"
     kind = "trash"
+    users_statement = "jobs/trash_expired_users"
+    purge_statement = "jobs/trash_purge_user"
 
     def __init__(self, pool: ConnectionPool, queries: Queries, retention_days: int = 30) -> None:
         super().__init__(pool, queries, retention_days)

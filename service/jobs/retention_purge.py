@@ -19,18 +19,19 @@ class RetentionPurge:
 
     A read across users (locking nothing) finds whose rows are old; then a single-user
     statement deletes them, skipping locked rows (on Citus: one shard each). Subclasses name
-    the job, its two statements (`jobs/<kind>_expired_users`, `jobs/<kind>_purge_user`) and
-    the metric label.
+    the job, its two statements (who has old rows; purge one user's) and the metric label.
     """
 
     name: str
     kind: str
+    users_statement: str
+    purge_statement: str
     interval = 300.0
 
     def __init__(self, pool: ConnectionPool, queries: Queries, retention_days: int) -> None:
         self._pool = pool
-        self._users = queries[f"jobs/{self.kind}_expired_users"]
-        self._purge = queries[f"jobs/{self.kind}_purge_user"]
+        self._users = queries[self.users_statement]
+        self._purge = queries[self.purge_statement]
         self._retention_days = retention_days
 
     def purged_by(self, cursor: psycopg.Cursor) -> int:
