@@ -8,6 +8,8 @@ request must be answered (a success or a 503 with Retry-After) within 5 s of bei
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 import time
 import uuid
@@ -280,5 +282,60 @@ def test_requests_queued_behind_a_slow_one_are_shed_at_their_deadline_not_run_af
         assert all(reply.headers["retry-after"].isdigit() for reply in answered)
         # 2 s for the first, then the rest at once: none waits for a second 2 s.
         assert max(reply.seconds for reply in answered) < 3.5, [r.seconds for r in answered]
+    finally:
+        server.stop()
+
+
+def test_a_request_sent_on_an_open_connection_while_the_worker_is_busy_counts_its_wait(
+    database: str, db: psycopg.Connection
+) -> None:
+    # A connection the worker has accepted, whose request arrives only once the worker is
+    # serving a slow one: its bytes wait in the kernel unseen. Their deadline counts from
+    # when they came in (2 s after the slow one began, not 2 s after it ended).
+    settings: dict[str, str | None] = {"THREADS": None, "WORKER_CLASS": None}
+    url = database
+    if VIA_PGBOUNCER:
+        url = via_pgbouncer(database)
+        settings["PG_TRANSACTION_POOLING"] = "true"
+    server = Gunicorn(
+        url,
+        **settings,
+        WEB_CONCURRENCY="1",
+        PG_STATEMENT_TIMEOUT_MS="0",
+        DB_DEADLINE_MS="2000",
+        DB_BREAKER_OPEN_MS="0",
+    )
+    try:
+        server.start()
+        owner = new_user()
+        task = create(server.port, owner, "contended")
+        path = f"/api/{owner}/tasks/{task['id']}"
+        first: list[Reply] = []
+        with db.transaction():
+            db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
+            # Accepted together with the slow one, and watched for its first byte.
+            late = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            slow = threading.Thread(
+                target=lambda: first.append(call(server.port, "PATCH", path, {"title": "a"}))
+            )
+            slow.start()
+            time.sleep(0.5)  # the worker is inside the slow request now
+            body = json.dumps({"title": "b"}).encode()
+            sent = time.monotonic()
+            late.sendall(
+                f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+            answer = b""
+            while chunk := late.recv(65536):
+                answer += chunk
+            waited = time.monotonic() - sent
+            slow.join(30)
+        late.close()
+        assert first and first[0].status == 503
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+        # Answered once the slow one gave up (1.5 s after sending), not 2 s after that.
+        assert waited < 2.8, waited
     finally:
         server.stop()

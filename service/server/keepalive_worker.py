@@ -279,6 +279,7 @@ class KeepAliveWorker(base.Worker):
 
     listened = 0.0  # when the listen queue was last taken from
     lagged = False  # the connection being taken may have waited unseen (see accept)
+    blind = False  # the sockets being read may hold data that waited unseen (see receive)
 
     def init_process(self) -> None:
         self.poller = selectors.DefaultSelector()
@@ -389,7 +390,15 @@ class KeepAliveWorker(base.Worker):
             else:
                 # While leaving new connections to the others, look again soon.
                 timeout = SWEEP_INTERVAL if self.accepting else ACCEPT_FALLBACK / 2
-            self.dispatch(self.poller.select(timeout))
+            # Looking again after a long turn: what the selector reports now may have arrived
+            # while this worker was not looking.
+            blind = time.monotonic() - self.polled > READ_AHEAD_AFTER
+            events = self.poller.select(timeout)
+            self.blind = blind
+            try:
+                self.dispatch(events)
+            finally:
+                self.blind = False
             self.serve_ready()
             now = time.monotonic()
             if now >= next_sweep:
@@ -439,12 +448,16 @@ class KeepAliveWorker(base.Worker):
     def read_ahead(self) -> None:
         """In a long turn, read what clients sent meanwhile; serve it on the next turn."""
         self.polled = time.monotonic()
-        for key, _ in self.poller.select(0):
-            conn = key.data
-            if isinstance(conn, Connection) and conn.sock.fileno() >= 0:
-                if conn.state in READING:
-                    self.pull(conn)
-                    self.ready.append(conn)  # read already: the selector may not say so again
+        self.blind = True  # called after a long turn: all of it may have waited
+        try:
+            for key, _ in self.poller.select(0):
+                conn = key.data
+                if isinstance(conn, Connection) and conn.sock.fileno() >= 0:
+                    if conn.state in READING:
+                        self.pull(conn)
+                        self.ready.append(conn)  # read already: the selector may not say so
+        finally:
+            self.blind = False
 
     def serve_ready(self) -> None:
         """Serve one buffered (pipelined) request of each connection that had one waiting."""
@@ -619,6 +632,9 @@ class KeepAliveWorker(base.Worker):
         """Move what the client sent into the connection's buffer, without waiting for more."""
         sock = conn.sock
         cap = self.inbuf_cap
+        # After a turn spent serving, the bytes read now may have waited in the kernel since
+        # long before: stamp them with when they came in, so that their deadline counts it.
+        stamp = None
         while len(conn.inbuf) < cap:  # enough to decide on; the rest waits in the kernel
             try:
                 data = sock.recv(RECV_SIZE)
@@ -639,7 +655,10 @@ class KeepAliveWorker(base.Worker):
                 # A client trickling bytes: forget the oldest reads (a request they ended
                 # then counts as arriving later, never earlier).
                 del conn.reads[:16]
-            conn.reads.append((len(conn.inbuf), time.monotonic()))
+            now = time.monotonic()
+            if self.blind and stamp is None:
+                stamp = min(now, kernel_arrival(sock, now))
+            conn.reads.append((len(conn.inbuf), now if stamp is None else stamp))
             if len(data) < RECV_SIZE and not (conn.tls and sock.pending()):
                 return
 
