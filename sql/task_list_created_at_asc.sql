@@ -16,6 +16,7 @@ SELECT id::text AS id, user_id, title, description, completed,
        recurrence_rule, recurrence_basis,
        list_id::text AS list_id, parent_id::text AS parent_id, position, time_zone, due_date,
        to_char(deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deleted_at,
+       reminder_count,
        created_at AS sort_key
 FROM tasks
 WHERE user_id = %(user_id)s

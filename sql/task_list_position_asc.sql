@@ -16,6 +16,7 @@ SELECT id::text AS id, user_id, title, description, completed,
        recurrence_rule, recurrence_basis,
        list_id::text AS list_id, parent_id::text AS parent_id, position, time_zone, due_date,
        to_char(deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deleted_at,
+       reminder_count,
        ARRAY[coalesce(list_id, '00000000-0000-0000-0000-000000000000'::uuid)::text, coalesce(parent_id, '00000000-0000-0000-0000-000000000000'::uuid)::text,
              position] AS sort_key
 FROM tasks

@@ -133,6 +133,7 @@ typed AS (
            changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position,
            changed.time_zone, changed.due_date,
            utc_text(changed.deleted_at) AS deleted_at,
+           changed.reminder_count,
            CASE WHEN changed.completed THEN 'task.completed' ELSE 'task.uncompleted' END AS type
     FROM changed
     UNION ALL
@@ -150,6 +151,7 @@ typed AS (
            closed.list_id::text AS list_id, closed.parent_id::text AS parent_id, closed.position,
            closed.time_zone, closed.due_date,
            utc_text(closed.deleted_at) AS deleted_at,
+           closed.reminder_count,
            'task.completed'
     FROM closed
     UNION ALL
@@ -167,6 +169,7 @@ typed AS (
            reopened_ancestors.list_id::text AS list_id, reopened_ancestors.parent_id::text AS parent_id, reopened_ancestors.position,
            reopened_ancestors.time_zone, reopened_ancestors.due_date,
            utc_text(reopened_ancestors.deleted_at) AS deleted_at,
+           reopened_ancestors.reminder_count,
            'task.uncompleted'
     FROM reopened_ancestors
     UNION ALL
@@ -184,6 +187,7 @@ typed AS (
            reopened_descendants.list_id::text AS list_id, reopened_descendants.parent_id::text AS parent_id, reopened_descendants.position,
            reopened_descendants.time_zone, reopened_descendants.due_date,
            utc_text(reopened_descendants.deleted_at) AS deleted_at,
+           reopened_descendants.reminder_count,
            'task.uncompleted'
     FROM reopened_descendants
 ),
@@ -193,7 +197,7 @@ hooks AS (
 event AS (
     INSERT INTO events (user_id, type, data)
     SELECT %(user_id)s, typed.type,
-           to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis'
+           to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis' - 'reminder_count'
            || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id)
     FROM typed
     WHERE EXISTS (SELECT FROM hooks WHERE typed.type = ANY (hooks.events))
@@ -206,6 +210,6 @@ delivery AS (
 )
 SELECT id, user_id, title, description, completed, completed_at, priority, due_at, tags,
        "order", version, created_at, updated_at, recurrence_rule, recurrence_basis, list_id,
-       parent_id, position, time_zone, due_date, deleted_at
+       parent_id, position, time_zone, due_date, deleted_at, reminder_count
 FROM typed
 WHERE id = %(task_id)s::text

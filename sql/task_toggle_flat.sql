@@ -51,6 +51,7 @@ typed AS (
            changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position,
            changed.time_zone, changed.due_date,
            utc_text(changed.deleted_at) AS deleted_at,
+           changed.reminder_count,
            CASE WHEN changed.completed THEN 'task.completed' ELSE 'task.uncompleted' END AS type
     FROM changed
 ),
@@ -60,7 +61,7 @@ hooks AS (
 event AS (
     INSERT INTO events (user_id, type, data)
     SELECT %(user_id)s, typed.type,
-           to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis'
+           to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis' - 'reminder_count'
            || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id)
     FROM typed
     WHERE EXISTS (SELECT FROM hooks WHERE typed.type = ANY (hooks.events))
@@ -73,5 +74,5 @@ delivery AS (
 )
 SELECT id, user_id, title, description, completed, completed_at, priority, due_at, tags,
        "order", version, created_at, updated_at, recurrence_rule, recurrence_basis, list_id,
-       parent_id, position, time_zone, due_date, deleted_at
+       parent_id, position, time_zone, due_date, deleted_at, reminder_count
 FROM typed

@@ -171,3 +171,45 @@ def test_relative_reminders_of_all_day_tasks_follow_the_users_zone(api):
         moved["fire_at"] == "2027-05-02T15:00:00.000000Z"
         and moved["id"] == task["reminders"][0]["id"]
     )
+
+
+def test_a_change_of_the_reminders_alone_moves_the_version_once_and_shows_in_the_feed(api):
+    task = api.created(due_at=DUE)
+    feed = api.app.get(f"/api/{api.user_id}/changes").json["cursor"]
+    set_ = api.app.patch_json(api.item(task["id"]), {"reminders": [{"at": AT}]})
+    assert set_.json["version"] == task["version"] + 1
+    assert set_.headers["ETag"] == f'"{task["version"] + 1}"'
+    assert set_.json["updated_at"] > task["updated_at"]
+    changed = api.app.get(f"/api/{api.user_id}/changes?cursor={feed}").json["changes"]
+    assert [(c["id"], c["data"]["reminders"]) for c in changed] == [
+        (task["id"], set_.json["reminders"])
+    ]
+    # The same set again changes nothing: same version.
+    again = api.app.patch_json(api.item(task["id"]), {"reminders": set_.json["reminders"]}).json
+    assert again["version"] == set_.json["version"]
+    assert api.app.get(api.item(task["id"])).json == again
+
+
+def test_a_change_of_fields_and_reminders_together_moves_the_version_once(api):
+    task = api.created(due_at=DUE, reminders=[{"at": AT}])
+    assert task["version"] == 1
+    both = api.app.patch_json(
+        api.item(task["id"]), {"title": "renamed", "reminders": [{"before_due": 15}]}
+    ).json
+    assert both["version"] == 2 and both["title"] == "renamed"
+    assert api.app.get(api.item(task["id"])).json == both
+
+
+def test_a_listing_page_carries_the_reminders_of_the_tasks_that_have_some(api):
+    plain = api.created(title="plain")
+    reminded = api.created(title="reminded", due_at=DUE, reminders=[{"before_due": 5}])
+    cleared = api.created(title="cleared", reminders=[{"at": AT}])
+    cleared = api.app.patch_json(api.item(cleared["id"]), {"reminders": []}).json
+    listed = {task["id"]: task for task in api.app.get(api.base).json}
+    assert listed[plain["id"]]["reminders"] == []
+    assert listed[reminded["id"]]["reminders"] == reminded["reminders"]
+    assert listed[cleared["id"]] == cleared
+    assert "reminder_count" not in listed[plain["id"]]
+    toggled = api.app.patch(api.item(reminded["id"]) + "/complete").json
+    assert toggled["reminders"] == reminded["reminders"] and "reminder_count" not in toggled
+    assert api.app.patch(api.item(plain["id"]) + "/complete").json["reminders"] == []

@@ -183,12 +183,15 @@ class ListingStore:
         return Page(rows=rows, next=following)
 
     def _attach_reminders(self, conn: psycopg.Connection, user_id: str, rows: list[Row]) -> None:
-        # Each task's `reminders` (none: []), read for the whole page in one statement.
+        # Each task's `reminders` (none: []), read in one statement for the page's tasks
+        # that have any (by their reminder_count): none, most often, and then no statement.
+        by_id = {}
         for row in rows:
             row["reminders"] = []
-        if not rows:
+            if row.pop("reminder_count"):
+                by_id[row["id"]] = row
+        if not by_id:
             return
-        by_id = {row["id"]: row for row in rows}
         params = {"user_id": user_id, "task_ids": list(by_id)}
         for found in conn.execute(self._reminders, params):
             by_id[found["task_id"]]["reminders"] = found["reminders"]

@@ -61,6 +61,7 @@ class ReminderStore:
         self._refresh = queries["reminder_refresh"]
         self._list = queries["reminder_list"]
         self._set_state = queries["reminder_set_state"]
+        self._counted = queries["task_reminders_counted"]
 
     def of_task(self, user_id: str, task_id: Any) -> list[Row]:
         """Return the task's reminders as the task's `reminders` field (none: [])."""
@@ -75,7 +76,8 @@ class ReminderStore:
         """Make the task's reminders exactly `wanted`, keeping unchanged ones (id, state).
 
         Call it in the transaction of the task write, with the task as written (`task`):
-        a relative reminder on a task without a due is a 422 naming it.
+        a relative reminder on a task without a due is a 422 naming it. A change of the set
+        is a change of the task: `task` takes the version and updated_at it moved to.
         """
         if task.get("due_at") is None and task.get("due_date") is None:
             for index, item in enumerate(wanted):
@@ -99,6 +101,10 @@ class ReminderStore:
                         "created_at": now,
                     },
                 )
+            if remove or add:
+                moved = conn.execute(self._counted, params).fetchone()
+                if moved is not None:
+                    task["version"], task["updated_at"] = moved["version"], moved["updated_at"]
 
     def refresh(self, user_id: str, task_id: Any, field: str = "due_at") -> None:
         """Recompute the task's relative reminders from its due (in the caller's transaction).

@@ -299,6 +299,7 @@ class TaskStore:
                 self.reminders.refresh(user_id, task_id, field)
             if reminders is not None:
                 self.reminders.replace(user_id, task_id, reminders, row)
+            row.pop("reminder_count", None)
             row["reminders"] = self.reminders.of_task(user_id, task_id)
             return row
 
@@ -322,9 +323,13 @@ class TaskStore:
         return row
 
     def _with_reminders(self, user_id: str, row: Row | None) -> Row | None:
-        # A write's RETURNING does not carry the reminders (task_get's read does).
+        # A write's RETURNING does not carry the reminders (task_get's read does). Where it
+        # carries their count, a task without any (most) needs no second statement.
         if row is not None and "reminders" not in row:
-            row["reminders"] = self.reminders.of_task(user_id, row["id"])
+            if row.pop("reminder_count", None) == 0:
+                row["reminders"] = []
+            else:
+                row["reminders"] = self.reminders.of_task(user_id, row["id"])
         return row
 
     def _update_task(
