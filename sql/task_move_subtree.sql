@@ -1,16 +1,54 @@
 -- Move the given sub-tasks of one user (a moved task's descendants) to the task's new list.
+-- Outbox: a task.moved event per sub-task moved (the task as GET answers it, plus its url)
+-- and one delivery per subscribed webhook are written by this same statement, only while
+-- the user has an enabled webhook for the type (docs/webhooks.md). The moved task's own
+-- event is task_update's, which writes it next in the same transaction.
 WITH tick AS (
     -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
     INSERT INTO change_counters AS cc (user_id, seq)
     VALUES (%(user_id)s, 1)
     ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1
     RETURNING cc.seq
+),
+changed AS (
+    UPDATE tasks AS t
+    SET change_seq = (SELECT seq FROM tick),
+        list_id    = %(list_id)s::uuid,
+        version    = t.version + 1,
+        updated_at = now()
+    WHERE t.user_id = %(user_id)s
+      AND t.id = ANY (%(ids)s::uuid[])
+      AND t.list_id IS DISTINCT FROM %(list_id)s::uuid
+    RETURNING t.*
+),
+hooks AS (
+    SELECT id, events FROM webhooks WHERE user_id = %(user_id)s AND enabled
+),
+typed AS (
+    -- Formatted only while a hook takes task.moved (a one-time filter): otherwise no row is.
+    SELECT changed.id::text AS id, changed.user_id, changed.title, changed.description, changed.completed,
+           utc_text(changed.completed_at) AS completed_at,
+           changed.priority,
+           utc_text(changed.due_at) AS due_at,
+           changed.tags, changed."order", changed.version,
+           utc_text(changed.created_at) AS created_at,
+           utc_text(changed.updated_at) AS updated_at,
+           CASE WHEN changed.recurrence_rule IS NOT NULL
+                THEN jsonb_build_object('rule', changed.recurrence_rule,
+                                        'basis', changed.recurrence_basis) END AS recurrence,
+           changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position,
+           changed.time_zone, changed.due_date,
+           utc_text(changed.deleted_at) AS deleted_at
+    FROM changed
+    WHERE EXISTS (SELECT FROM hooks WHERE 'task.moved' = ANY (hooks.events))
+),
+event AS (
+    INSERT INTO events (user_id, type, data)
+    SELECT %(user_id)s, 'task.moved',
+           to_jsonb(typed) || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id)
+    FROM typed
+    RETURNING id, type
 )
-UPDATE tasks
-SET change_seq = (SELECT seq FROM tick),
-    list_id    = %(list_id)s::uuid,
-    version    = version + 1,
-    updated_at = now()
-WHERE user_id = %(user_id)s
-  AND id = ANY (%(ids)s::uuid[])
-  AND list_id IS DISTINCT FROM %(list_id)s::uuid
+INSERT INTO webhook_deliveries (user_id, webhook_id, event_id, next_attempt_at)
+SELECT %(user_id)s, hooks.id, event.id, now()
+FROM event JOIN hooks ON event.type = ANY (hooks.events)

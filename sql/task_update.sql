@@ -15,6 +15,8 @@
 -- Outbox: an event per changed task (the task as answered, plus its url) and one delivery
 -- per subscribed webhook are written by this same statement, only while the user has an
 -- enabled webhook for the type (docs/webhooks.md): a user without one pays one index probe.
+-- The task's own event: task.completed / task.uncompleted when its completion changed, else
+-- task.moved when its place (list, parent or position) did, else task.updated.
 WITH RECURSIVE tick AS (
     -- The user's change counter, taken first and row-locked until commit (docs/sync.md).
     INSERT INTO change_counters AS cc (user_id, seq)
@@ -23,7 +25,7 @@ WITH RECURSIVE tick AS (
     RETURNING cc.seq
 ),
 before AS (
-    SELECT completion_id, completed
+    SELECT completion_id, completed, list_id, parent_id, position
     FROM tasks
     WHERE user_id = %(user_id)s
       AND id = %(task_id)s
@@ -213,6 +215,9 @@ typed AS (
            changed.reminder_count,
            CASE WHEN changed.completed AND NOT before.completed THEN 'task.completed'
                 WHEN before.completed AND NOT changed.completed THEN 'task.uncompleted'
+                WHEN (changed.list_id, changed.parent_id, changed.position)
+                     IS DISTINCT FROM (before.list_id, before.parent_id, before.position)
+                THEN 'task.moved'
                 ELSE 'task.updated' END AS type
     FROM changed, before
     UNION ALL

@@ -1,6 +1,7 @@
-"""Events from the task write paths: written with the change, only for subscribed users.
+"""Events from the task and list write paths: written with the change, only for subscribed users.
 
-Every v1 write (create, update, toggle, set, bulk complete, delete, bulk delete) records its
+Every v1 write (create, update, toggle, set, bulk complete, delete, bulk delete), a move
+(task.moved) and a list's creation and change (list.created, list.updated) record their
 event in the same statement as the change; a rolled-back write records nothing; a write by
 a web worker killed right after its commit is still delivered.
 """
@@ -235,7 +236,17 @@ def _nodes(node):
 
 
 @pytest.mark.parametrize(
-    "name", ["task_insert", "task_toggle", "task_toggle_flat", "task_delete_matching"]
+    "name",
+    [
+        "task_insert",
+        "task_toggle",
+        "task_toggle_flat",
+        "task_delete_matching",
+        "task_move_subtree",
+        "task_reopen_ancestors",
+        "list_insert",
+        "list_update",
+    ],
 )
 def test_a_user_without_webhooks_pays_one_index_probe(database_url, hooks_app, user_id, name):
     """What the outbox costs a user without webhooks: one probe of the webhooks key, and the
@@ -253,6 +264,8 @@ def test_a_user_without_webhooks_pays_one_index_probe(database_url, hooks_app, u
         "completion_id": None if name == "task_insert" else uuid.uuid4(),
         "tasks_url": "http://x/api/u/tasks",
         "batch_id": uuid.uuid4(),
+        "ids": [task["id"]],
+        "name": "n",
     }
     # Every other parameter the statement names (optional fields) is NULL.
     for parameter in re.findall(r"%\((\w+)\)s", QUERIES[name]):
@@ -272,7 +285,7 @@ def test_a_user_without_webhooks_pays_one_index_probe(database_url, hooks_app, u
     inserts = {n["Relation Name"]: n for n in nodes if n.get("Node Type") == "ModifyTable"}
     assert inserts["events"]["Actual Rows"] == 0
     assert inserts["webhook_deliveries"]["Actual Rows"] == 0
-    if name == "task_delete_matching":
+    if name in ("task_delete_matching", "task_move_subtree", "task_reopen_ancestors"):
         # A bulk write formats no row at all (a one-time filter); a single-task write
         # formats its one row anyway, for its answer.
         below_event = list(_nodes(inserts["events"]))
@@ -327,3 +340,101 @@ def test_completing_a_recurring_task_records_one_occurrences_task_completed(hook
     assert [e["type"] for e in got] == ["task.completed"]
     assert got[0]["data"] == advanced
     assert got[0]["deliveries"] == 1
+
+
+def test_moving_a_task_records_task_moved_for_it_and_each_sub_task_it_took_along(
+    hooks_app, db, user_id
+):
+    subscribe(hooks_app, user_id, events=["task.moved", "task.updated"])
+    base = f"/api/{user_id}/tasks"
+    errands = hooks_app.post_json(f"/api/{user_id}/lists", {"name": "errands"}, status=201).json
+    parent = hooks_app.post_json(base, {"title": "parent"}, status=201).json
+    child = hooks_app.post_json(base, {"title": "child", "parent_id": parent["id"]}).json
+    other = hooks_app.post_json(base, {"title": "other"}, status=201).json
+    moved = hooks_app.post_json(
+        f"{parent['url']}/move", {"list_id": errands["id"], "after": None}
+    ).json
+    got = events_of(db, user_id)
+    assert sorted((e["type"], e["data"]["id"]) for e in got) == sorted(
+        [("task.moved", parent["id"]), ("task.moved", child["id"])]
+    )
+    by_id = {e["data"]["id"]: e for e in got}
+    assert bare(by_id[parent["id"]]["data"]) == bare(moved)
+    child_now = hooks_app.get(child["url"]).json
+    assert bare(by_id[child["id"]]["data"]) == bare(child_now)
+    assert (
+        child_now["list_id"] == errands["id"] and by_id[child["id"]]["data"]["url"] == child["url"]
+    )
+    assert all(e["deliveries"] == 1 for e in got)
+    # A new place among the same siblings is a move too; so is a PATCH of list_id; a
+    # change of other fields stays task.updated.
+    hooks_app.post_json(f"{other['url']}/move", {"after": None})
+    hooks_app.post_json(f"{other['url']}/move", {"after": None})  # already first: no change
+    hooks_app.patch_json(other["url"], {"list_id": errands["id"]})
+    hooks_app.patch_json(other["url"], {"title": "other!"})
+    assert [(e["type"], e["data"]["id"]) for e in events_of(db, user_id)[2:]] == [
+        ("task.moved", other["id"]),
+        ("task.moved", other["id"]),
+        ("task.updated", other["id"]),
+    ]
+
+
+def test_lists_record_list_created_and_list_updated_with_the_list_as_answered(
+    hooks_app, db, user_id
+):
+    subscribe(hooks_app, user_id, events=["list.created", "list.updated"])
+    lists = f"/api/{user_id}/lists"
+    created = hooks_app.post_json(lists, {"name": "home", "color": "#00ff00"}, status=201).json
+    assert created == hooks_app.get(f"{lists}/{created['id']}").json
+    hooks_app.post_json(f"/api/{user_id}/tasks", {"title": "t", "list_id": created["id"]})
+    renamed = hooks_app.patch_json(f"{lists}/{created['id']}", {"name": "house"}).json
+    hooks_app.patch_json(f"{lists}/{created['id']}", {"name": "house"})  # no change: no event
+    got = events_of(db, user_id)
+    assert [e["type"] for e in got] == ["list.created", "list.updated"]
+    assert got[0]["data"] == created
+    assert got[1]["data"] == renamed and renamed["open_count"] == 1
+    assert all(e["deliveries"] == 1 for e in got)
+
+
+def test_an_open_sub_task_under_a_completed_parent_records_the_parents_reopening(
+    hooks_app, db, user_id
+):
+    subscribe(hooks_app, user_id, events=["task.uncompleted"])
+    base = f"/api/{user_id}/tasks"
+    parent = hooks_app.post_json(base, {"title": "parent", "completed": True}, status=201).json
+    hooks_app.post_json(base, {"title": "child", "parent_id": parent["id"]}, status=201)
+    got = events_of(db, user_id)
+    assert [(e["type"], e["data"]["id"]) for e in got] == [("task.uncompleted", parent["id"])]
+    assert bare(got[0]["data"]) == bare(hooks_app.get(parent["url"]).json)
+
+
+def test_a_move_list_created_and_list_updated_are_delivered_signed(database_url, user_id):
+    """The new event types through the whole outbox: a real receiver on 127.0.0.1."""
+    runtime = build(make_config(database_url, WEBHOOK_ALLOW_INSECURE="true"))
+    runtime.pool.open(wait=True, timeout=10)
+    app = TestApp(runtime.app, extra_environ={"HTTP_HOST": "tasks.test"})
+    pool = create_pool(make_config(database_url, POOL_MIN_SIZE="0"), QUERIES)
+    pool.open(wait=True, timeout=10)
+    job = DeliverWebhooks(pool, QUERIES, concurrency=2, allow_insecure=True)
+    try:
+        with receiver() as rx:
+            hook = subscribe(app, user_id, ["task.moved", "list.created", "list.updated"], rx.url)
+            made = app.post_json(f"/api/{user_id}/lists", {"name": "a"}, status=201).json
+            changed = app.patch_json(f"/api/{user_id}/lists/{made['id']}", {"color": "#123456"})
+            task = app.post_json(f"/api/{user_id}/tasks", {"title": "t"}, status=201).json
+            moved = app.post_json(
+                f"{task['url']}/move", {"list_id": made["id"], "after": None}
+            ).json
+            stopping = threading.Event()
+            wait_until(lambda: job.run_once(stopping) is not None and len(rx.requests) >= 3)
+            payloads = [Webhook(hook["secret"]).verify(r.body, r.headers) for r in rx.requests]
+    finally:
+        job.stop()
+        pool.close()
+        runtime.stop()
+    by_type = {p["type"]: p for p in payloads}
+    assert sorted(by_type) == ["list.created", "list.updated", "task.moved"]
+    assert by_type["list.created"]["data"] == made
+    assert by_type["list.updated"]["data"] == changed.json
+    assert bare(by_type["task.moved"]["data"]) == bare(moved)
+    assert by_type["task.moved"]["data"]["url"] == task["url"]

@@ -47,7 +47,10 @@ class ListStore:
             return conn.execute(self._get, {"user_id": user_id, "list_id": list_id}).fetchone()
 
     def create(self, user_id: str, fields: Mapping[str, Any]) -> Row:
-        """Create a list at the end of the user's lists; RuleViolation past 1,000 lists."""
+        """Create a list at the end of the user's lists; RuleViolation past 1,000 lists.
+
+        The list.created event commits with it (sql/list_insert.sql).
+        """
         params = {
             "user_id": user_id,
             "name": fields["name"],
@@ -60,10 +63,8 @@ class ListStore:
             assert count is not None
             if count["lists"] >= MAX_LISTS:
                 raise RuleViolation("", f"A user has at most {MAX_LISTS} lists.")
-            inserted = conn.execute(self._insert, params).fetchone()
-            assert inserted is not None
-            row = conn.execute(self._get, {"user_id": user_id, "list_id": inserted["id"]})
-            created = row.fetchone()
+            # The list as list_get reads it; its list.created event is written with it.
+            created = conn.execute(self._insert, params).fetchone()
             assert created is not None
             return created
 
@@ -76,7 +77,8 @@ class ListStore:
     ) -> Row | None:
         """Apply `changes` and return the list, or None if absent (PreconditionFailed on If-Match).
 
-        A change that alters nothing returns the stored list untouched (same version).
+        A change that alters nothing returns the stored list untouched (same version) and
+        records no event; a real change records list.updated with it (sql/list_update.sql).
         """
         params: dict[str, Any] = {
             "user_id": user_id,

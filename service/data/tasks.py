@@ -258,7 +258,12 @@ class TaskStore:
             assert row is not None
             if place.parent_completed and not params["completed"]:
                 conn.execute(
-                    self._reopen_ancestors, {"user_id": user_id, "parent_id": place.parent_id}
+                    self._reopen_ancestors,
+                    {
+                        "user_id": user_id,
+                        "parent_id": place.parent_id,
+                        "tasks_url": params["tasks_url"],
+                    },
                 )
             return row
 
@@ -453,7 +458,12 @@ class TaskStore:
         if place.list_id != current.list_id and state["descendants"]:
             conn.execute(
                 self._move_subtree,
-                {"user_id": user_id, "list_id": place.list_id, "ids": state["descendants"]},
+                {
+                    "user_id": user_id,
+                    "list_id": place.list_id,
+                    "ids": state["descendants"],
+                    "tasks_url": tasks_url(user_id),
+                },
             )
         if (place.list_id, place.parent_id) != (current.list_id, current.parent_id):
             changes["list_id"], changes["parent_id"] = place.list_id, place.parent_id
