@@ -180,7 +180,9 @@ def build(config: Config) -> Worker:
             interval=config.worker_poll_seconds,
             allow_insecure=config.webhook_allow_insecure,
         ),
-        FireReminders(pool, queries, interval=config.worker_poll_seconds),
+        FireReminders(
+            pool, queries, interval=config.worker_poll_seconds, public_url=config.public_url
+        ),
         PurgeIdempotencyKeys(pool, queries),
         PurgeEvents(pool, queries),
         PurgeTrash(pool, queries, config.trash_retention_days),

@@ -70,3 +70,22 @@ def test_circuit_breaker_settings_and_zero_turns_it_off():
     )
     breaker = create_pool(config, Queries.load()).breaker  # built closed: no I/O
     assert (breaker.open_seconds, breaker.probe_seconds) == (0, 0.25)
+
+
+def test_public_url_defaults_to_the_local_port_and_loses_a_trailing_slash():
+    def public_url(**env: str) -> str:
+        return Config.from_env({"DATABASE_URL": "postgresql://x/y", **env}, None).public_url
+
+    assert public_url() == "http://localhost:8000"
+    assert public_url(PORT="8001") == "http://localhost:8001"
+    assert public_url(PUBLIC_URL="https://tasks.example.com/") == "https://tasks.example.com"
+    assert public_url(PUBLIC_URL="https://example.com/tasks/") == "https://example.com/tasks"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["tasks.example.com", "ftp://tasks.example.com", "https://", "https://u:p@h", "https://h/?a=1"],
+)
+def test_a_public_url_that_is_no_http_base_url_fails_naming_it(value):
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        Config.from_env({"DATABASE_URL": "postgresql://x/y", "PUBLIC_URL": value}, None)

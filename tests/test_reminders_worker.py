@@ -6,6 +6,8 @@ more after a snooze, never after an ack. Each firing is counted by its outbox ev
 
 from __future__ import annotations
 
+import base64
+import os
 import threading
 import time
 from collections import Counter
@@ -14,14 +16,20 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from standardwebhooks import Webhook
 
 from service.data.pool import create_pool
 from service.data.queries import Queries
+from service.jobs.deliver_webhooks import DeliverWebhooks
 from service.jobs.fire_reminders import FireReminders
 from service.worker import Worker
 from tests.conftest import Api, make_config
 from tests.test_worker_process import WorkerProcess, metrics_dir  # noqa: F401 - a fixture
-from tests.webhook_receiver import quiet_webhooks, wait_until  # noqa: F401 - an autouse fixture
+from tests.webhook_receiver import (  # noqa: F401 - an autouse fixture
+    quiet_webhooks,
+    receiver,
+    wait_until,
+)
 
 QUERIES = Queries.load()
 
@@ -240,3 +248,45 @@ def test_a_snoozed_reminder_fires_once_more_at_its_new_time(api, db, database_ur
     assert sum(counted.values()) == 2 and max(counted.values()) == 1
     assert (rid, until) in counted
     assert state(db, rid)["state"] == "fired"
+
+
+def test_a_fired_reminders_event_carries_the_tasks_absolute_url_built_on_public_url(
+    api, db, database_url
+):
+    """No request caused the firing: the task's url starts with PUBLIC_URL, and equals the
+    url a client reaching the service there reads (the api fixture's host is tasks.test)."""
+    task = api.created(title="call back", reminders=[{"at": soon(0.5)}])
+    assert task["url"].startswith("http://tasks.test/api/")
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    config = make_config(
+        database_url,
+        POOL_MIN_SIZE="1",
+        POOL_MAX_SIZE="4",
+        PUBLIC_URL="http://tasks.test/",
+        WEBHOOK_ALLOW_INSECURE="true",
+    )
+    pool = create_pool(config, QUERIES)
+    pool.open(wait=True, timeout=10)
+    jobs = [
+        FireReminders(pool, QUERIES, interval=0.2, public_url=config.public_url),
+        DeliverWebhooks(pool, QUERIES, concurrency=1, interval=0.2, allow_insecure=True),
+    ]
+    worker = Worker(pool, jobs, None)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    try:
+        with receiver() as rx:
+            db.execute(
+                "INSERT INTO webhooks (user_id, url, events, secret) VALUES (%s, %s, %s, %s)",
+                (api.user_id, rx.url, ["reminder.fired"], secret),
+            )
+            thread.start()
+            got = rx.wait_for(1)[0]
+    finally:
+        worker.stop()
+        thread.join(10)
+        pool.close()
+    payload = Webhook(secret).verify(got.body, got.headers)
+    assert payload["type"] == "reminder.fired"
+    assert payload["data"]["reminder"]["id"] == task["reminders"][0]["id"]
+    assert payload["data"]["task"]["url"] == task["url"]
+    assert payload["data"]["task"]["id"] == task["id"]

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -18,6 +19,9 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 # Fixed by the API contract, not by deployments.
 MAX_BODY_BYTES = 65_536
+
+# Where `make run` serves: the public URL when PUBLIC_URL is unset (and PORT too).
+DEFAULT_PUBLIC_URL = "http://localhost:8000"
 
 # RFC 7518 3.2: an HS256 key must be at least as long as the hash output (256 bits).
 MIN_JWT_SECRET_BYTES = 32
@@ -130,6 +134,10 @@ class Config:
     # looks for work when the last look found none.
     worker_concurrency: int = 8
     worker_poll_seconds: float = 1.0
+    # The scheme, host (and any path prefix) clients reach the service by, for absolute URLs
+    # made outside a request: the task `url` in a reminder.fired event (the worker). A
+    # request's own URLs follow its Host (and trusted forwarding headers) instead.
+    public_url: str = DEFAULT_PUBLIC_URL
     # Days a batch stays in the trash before the worker purges it for good.
     trash_retention_days: int = 30
     # None: no rate limiting (RATE_LIMIT=0).
@@ -212,6 +220,7 @@ class Config:
             webhook_allow_insecure=_bool(env, "WEBHOOK_ALLOW_INSECURE", False),
             worker_concurrency=_int(env, "WORKER_CONCURRENCY", 8, minimum=1),
             worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 1.0),
+            public_url=_public_url(env),
             trash_retention_days=_int(env, "TRASH_RETENTION_DAYS", 30, minimum=1),
             rate_limit=RateLimit.parse(env.get("RATE_LIMIT", "") or DEFAULT_RATE_LIMIT),
             redis_url=env.get("REDIS_URL", "").strip() or None,
@@ -232,6 +241,28 @@ def load_config_or_exit(environ: Mapping[str, str] | None = None) -> Config:
         return Config.from_env(environ)
     except ConfigError as error:
         raise SystemExit(f"configuration error: {error}") from None
+
+
+def _public_url(env: Mapping[str, str]) -> str:
+    """Read PUBLIC_URL (no trailing slash); unset: http://localhost:<PORT>, as `make run` serves."""
+    raw = env.get("PUBLIC_URL", "").strip()
+    if not raw:
+        port = env.get("PORT", "").strip()
+        return f"http://localhost:{port}" if port.isdigit() else DEFAULT_PUBLIC_URL
+    parts = urlsplit(raw)
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigError(
+            "PUBLIC_URL must be the http(s) URL clients reach the service by, such as "
+            "https://tasks.example.com (no credentials, query or fragment)"
+        )
+    return raw.rstrip("/")
 
 
 def _jwt_settings(env: Mapping[str, str]) -> dict[str, object]:

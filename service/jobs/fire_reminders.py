@@ -8,6 +8,10 @@ the firing and its event commit together or not at all. A fired reminder has lef
 queue: another worker, or a later round, cannot fire it again. Reminders whose time passed
 more than 24 h ago (the worker was down) are marked `missed` instead; those of completed or
 trashed tasks are left alone (they do not fire).
+
+The event's task carries its absolute `url`, as every task event does. No request caused
+the firing, so the URL is built on the service's configured public URL (PUBLIC_URL) where a
+write's events use the request's scheme and host.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from service.core.config import DEFAULT_PUBLIC_URL
 from service.data import unit_of_work
-from service.data.outbox import Outbox, task_payload
+from service.data.outbox import Outbox, task_payload, url_prefix
 from service.data.queries import Queries
 from service.domain.reminders import LATE_WINDOW
 from service.jobs.metrics import REMINDERS, REMINDERS_LAG
@@ -47,9 +52,16 @@ class FireReminders:
 
     name = "fire_reminders"
 
-    def __init__(self, pool: ConnectionPool, queries: Queries, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        queries: Queries,
+        interval: float = 1.0,
+        public_url: str = DEFAULT_PUBLIC_URL,
+    ) -> None:
         self._pool = pool
         self.interval = interval
+        self._public_url = public_url
         self._due_users = queries["jobs/reminders_due_users"]
         self._claim = queries["jobs/reminders_claim"]
         self._task = queries["task_get"]
@@ -60,10 +72,15 @@ class FireReminders:
         with self._pool.connection() as conn:
             users = conn.execute(self._due_users, {"limit": USERS_PER_ROUND}).fetchall()
         handled = 0
-        for user in users:
-            if stopping.is_set():
-                break
-            handled += self._fire_user(user["user_id"], user["now"])
+        # The events' task urls (outbox.tasks_url) start with the public URL.
+        token = url_prefix.set(self._public_url)
+        try:
+            for user in users:
+                if stopping.is_set():
+                    break
+                handled += self._fire_user(user["user_id"], user["now"])
+        finally:
+            url_prefix.reset(token)
         return handled
 
     def _fire_user(self, user_id: str, now: Any) -> int:
