@@ -61,6 +61,7 @@ typed AS (
            deleted.time_zone, deleted.due_date,
            utc_text(deleted.deleted_at) AS deleted_at,
            deleted.batch_id::text AS batch_id,
+           deleted.reminder_count,
            'task.deleted' AS type
     FROM deleted
 ),
@@ -70,8 +71,26 @@ hooks AS (
 event AS (
     INSERT INTO events (user_id, type, data)
     SELECT %(user_id)s, typed.type,
-           to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis'
-           || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id)
+           to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis' - 'reminder_count'
+           || jsonb_build_object(
+               'url', %(tasks_url)s || '/' || typed.id,
+               -- The task's reminders as task_get shows them: [] without a read when it has
+               -- none (reminder_count, most tasks), else one probe of reminders_user_task_idx.
+               'reminders', CASE WHEN typed.reminder_count = 0 THEN '[]'::jsonb
+                                 ELSE coalesce(
+                   (SELECT jsonb_agg(CASE WHEN r.at IS NULL
+                                          THEN jsonb_build_object('before_due', r.before_due)
+                                          ELSE jsonb_build_object('at', utc_text(r.at))
+                                     END || jsonb_build_object(
+                                         'id', r.id,
+                                         'fire_at', utc_text(r.fire_at),
+                                         'state', r.state,
+                                         'fired_at', utc_text(r.fired_at))
+                                     ORDER BY r.created_at, r.id)
+                    FROM reminders AS r
+                    WHERE r.user_id = %(user_id)s
+                      AND r.task_id = typed.id::uuid),
+                   '[]'::jsonb) END)
     FROM typed
     WHERE EXISTS (SELECT FROM hooks WHERE typed.type = ANY (hooks.events))
     RETURNING id, type

@@ -53,7 +53,9 @@ event AS (
     INSERT INTO events (user_id, type, data)
     SELECT %(user_id)s, typed.type,
            to_jsonb(typed) - 'type' - 'recurrence_rule' - 'recurrence_basis'
-           || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id)
+           || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id,
+                                 -- A task this statement creates has no reminder yet.
+                                 'reminders', '[]'::jsonb)
     FROM typed
     WHERE EXISTS (SELECT FROM hooks WHERE typed.type = ANY (hooks.events))
     RETURNING id, type

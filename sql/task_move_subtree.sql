@@ -38,14 +38,34 @@ typed AS (
                                         'basis', changed.recurrence_basis) END AS recurrence,
            changed.list_id::text AS list_id, changed.parent_id::text AS parent_id, changed.position,
            changed.time_zone, changed.due_date,
-           utc_text(changed.deleted_at) AS deleted_at
+           utc_text(changed.deleted_at) AS deleted_at,
+           changed.reminder_count
     FROM changed
     WHERE EXISTS (SELECT FROM hooks WHERE 'task.moved' = ANY (hooks.events))
 ),
 event AS (
     INSERT INTO events (user_id, type, data)
     SELECT %(user_id)s, 'task.moved',
-           to_jsonb(typed) || jsonb_build_object('url', %(tasks_url)s || '/' || typed.id)
+           to_jsonb(typed) - 'reminder_count'
+           || jsonb_build_object(
+               'url', %(tasks_url)s || '/' || typed.id,
+               -- The task's reminders as task_get shows them: [] without a read when it has
+               -- none (reminder_count, most tasks), else one probe of reminders_user_task_idx.
+               'reminders', CASE WHEN typed.reminder_count = 0 THEN '[]'::jsonb
+                                 ELSE coalesce(
+                   (SELECT jsonb_agg(CASE WHEN r.at IS NULL
+                                          THEN jsonb_build_object('before_due', r.before_due)
+                                          ELSE jsonb_build_object('at', utc_text(r.at))
+                                     END || jsonb_build_object(
+                                         'id', r.id,
+                                         'fire_at', utc_text(r.fire_at),
+                                         'state', r.state,
+                                         'fired_at', utc_text(r.fired_at))
+                                     ORDER BY r.created_at, r.id)
+                    FROM reminders AS r
+                    WHERE r.user_id = %(user_id)s
+                      AND r.task_id = typed.id::uuid),
+                   '[]'::jsonb) END)
     FROM typed
     RETURNING id, type
 )
