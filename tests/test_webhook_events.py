@@ -241,6 +241,7 @@ def _nodes(node):
         "task_reopen_ancestors",
         "list_insert",
         "list_update",
+        "task_reminders_counted",
     ],
 )
 def test_a_user_without_webhooks_pays_one_index_probe(database_url, hooks_app, user_id, name):
@@ -280,7 +281,12 @@ def test_a_user_without_webhooks_pays_one_index_probe(database_url, hooks_app, u
     inserts = {n["Relation Name"]: n for n in nodes if n.get("Node Type") == "ModifyTable"}
     assert inserts["events"]["Actual Rows"] == 0
     assert inserts["webhook_deliveries"]["Actual Rows"] == 0
-    if name in ("task_delete_matching", "task_move_subtree", "task_reopen_ancestors"):
+    if name in (
+        "task_delete_matching",
+        "task_move_subtree",
+        "task_reopen_ancestors",
+        "task_reminders_counted",
+    ):
         # A bulk write formats no row at all (a one-time filter); a single-task write
         # formats its one row anyway, for its answer.
         below_event = list(_nodes(inserts["events"]))
@@ -493,3 +499,19 @@ def test_the_event_of_a_write_that_changes_reminders_shows_them_as_they_were_bef
     assert got[0]["reminders"] == [] and len(created["reminders"]) == 1
     assert got[1]["reminders"] == created["reminders"] and changed["reminders"] == []
     assert got[2] == later
+
+
+def test_a_change_of_the_reminders_alone_records_task_updated_with_the_new_set(
+    hooks_app, db, user_id
+):
+    subscribe(hooks_app, user_id)
+    task = hooks_app.post_json(f"/api/{user_id}/tasks", {"title": "t"}, status=201).json
+    added = hooks_app.patch_json(task["url"], {"reminders": [{"at": REMINDER_AT}]}).json
+    hooks_app.patch_json(task["url"], {"reminders": added["reminders"]})  # the same: nothing
+    cleared = hooks_app.patch_json(task["url"], {"reminders": []}).json
+    got = events_of(db, user_id)
+    assert [e["type"] for e in got] == ["task.created", "task.updated", "task.updated"]
+    assert got[1]["data"] == added and len(added["reminders"]) == 1
+    assert got[2]["data"] == cleared and cleared["reminders"] == []
+    assert cleared["version"] == added["version"] + 1 == task["version"] + 2
+    assert all(e["deliveries"] == 1 for e in got)

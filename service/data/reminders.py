@@ -18,6 +18,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from service.data import unit_of_work
+from service.data.outbox import tasks_url
 from service.data.queries import Queries
 from service.domain.reminders import LATE_WINDOW, plan_replacement
 from service.domain.tree import RuleViolation
@@ -102,7 +103,9 @@ class ReminderStore:
                     },
                 )
             if remove or add:
-                moved = conn.execute(self._counted, params).fetchone()
+                # A change of the set alone also records the task's task.updated event.
+                counted = {**params, "tasks_url": tasks_url(user_id)}
+                moved = conn.execute(self._counted, counted).fetchone()
                 if moved is not None:
                     task["version"], task["updated_at"] = moved["version"], moved["updated_at"]
 
