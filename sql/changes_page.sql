@@ -8,10 +8,12 @@
 -- Each half walks its (user_id, seq, ...) index from the cursor on.
 SELECT kind, id, seq, op, data
 FROM (
-    (SELECT 'task' AS kind, t.id, t.change_seq AS seq,
+    (SELECT 'task' AS kind, t.id, s.change_seq AS seq,
             CASE WHEN t.deleted_at IS NULL THEN 'upsert' ELSE 'delete' END AS op,
             CASE WHEN t.deleted_at IS NULL THEN to_jsonb(d) END AS data
-     FROM tasks AS t,
+     -- The order comes from the task's stamp (migration 0014), the rest from the task.
+     FROM task_stamps AS s
+     JOIN tasks AS t ON t.user_id = s.user_id AND t.id = s.task_id,
           LATERAL (SELECT t.id::text AS id, t.user_id, t.title, t.description, t.completed,
                           utc_text(t.completed_at) AS completed_at, t.priority,
                           utc_text(t.due_at) AS due_at, t.tags, t."order", t.version,
@@ -21,10 +23,11 @@ FROM (
                           t.list_id::text AS list_id, t.parent_id::text AS parent_id,
                           t.position, t.time_zone, t.due_date,
                           utc_text(t.deleted_at) AS deleted_at) AS d
-     WHERE t.user_id = %(user_id)s
-       AND t.change_seq >= %(after_seq)s
-       AND (t.change_seq, 'task', t.id) > (%(after_seq)s, %(after_kind)s, %(after_id)s::uuid)
-     ORDER BY t.change_seq, t.id
+     WHERE s.user_id = %(user_id)s
+       AND t.user_id = %(user_id)s
+       AND s.change_seq >= %(after_seq)s
+       AND (s.change_seq, 'task', s.task_id) > (%(after_seq)s, %(after_kind)s, %(after_id)s::uuid)
+     ORDER BY s.change_seq, s.task_id
      LIMIT %(limit)s)
     UNION ALL
     (SELECT 'list' AS kind, l.id, l.change_seq AS seq,

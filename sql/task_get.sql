@@ -12,8 +12,9 @@ SELECT id::text AS id, user_id, title, description, completed,
        recurrence_rule, recurrence_basis,
        list_id::text AS list_id, parent_id::text AS parent_id, position, time_zone, due_date,
        to_char(deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS deleted_at,
-       -- The task's reminders (one probe of reminders_user_task_idx; none: []).
-       coalesce((SELECT json_agg(CASE WHEN r.at IS NULL
+       -- The task's reminders (none: [], read only where reminder_count says there are
+       -- some: one probe of reminders_user_task_idx).
+       CASE WHEN reminder_count = 0 THEN '[]'::json ELSE coalesce((SELECT json_agg(CASE WHEN r.at IS NULL
                                        THEN jsonb_build_object('before_due', r.before_due)
                                        ELSE jsonb_build_object('at', to_char(r.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
                                   END || jsonb_build_object(
@@ -23,7 +24,7 @@ SELECT id::text AS id, user_id, title, description, completed,
                             'fired_at', to_char(r.fired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
                         ORDER BY r.created_at, r.id)
                  FROM reminders AS r
-                 WHERE r.user_id = tasks.user_id AND r.task_id = tasks.id), '[]'::json) AS reminders
+                 WHERE r.user_id = tasks.user_id AND r.task_id = tasks.id), '[]'::json) END AS reminders
 FROM tasks
 WHERE user_id = %(user_id)s
   AND id = %(task_id)s

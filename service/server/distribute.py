@@ -119,6 +119,11 @@ def plan(conn: psycopg.Connection) -> list[sql.Composed]:
                 "SELECT create_distributed_table({}, 'user_id', colocate_with => {})"
             ).format(sql.Literal(table), sql.Literal(group))
         statements.append(create)
+    if statements:
+        # tasks has row triggers that keep its stamps (migration 0014): Citus distributes a
+        # table with triggers only with this set. The trigger writes task_stamps' shard that
+        # is co-located with the row's (docs/scaling.md).
+        statements.insert(0, sql.SQL("SET citus.enable_unsafe_triggers = on"))
     # The statements call the service's own functions on the workers (utc_text in RETURNING).
     functions = conn.execute(
         "SELECT p.oid::regprocedure::text FROM pg_proc p"
