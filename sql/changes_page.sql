@@ -3,8 +3,9 @@
 -- `upsert` with their representation, trashed ones as `delete`, and the tombstones of purged
 -- ones as `delete`; in (seq, kind, id) order, at most `limit` rows (one more than the page, to
 -- tell if more follow). Each object has one row (its latest write), so it appears once.
--- A list's `open_count` is left out: it is derived from its tasks, whose changes the feed
--- carries (a list row is not written when one of its tasks changes).
+-- A list's `open_count` is counted at the time of the read, as GET /lists/{id} does: it is
+-- derived from its tasks, so a change of a task does not put its list back in the feed
+-- (the task's own change is there; a client recounts, or reads the list again).
 -- Each half walks its (user_id, seq, ...) index from the cursor on.
 SELECT kind, id, seq, op, data
 FROM (
@@ -36,7 +37,14 @@ FROM (
      FROM lists AS l,
           LATERAL (SELECT l.id::text AS id, l.user_id, l.name, l.color, l.position, l.version,
                           utc_text(l.created_at) AS created_at,
-                          utc_text(l.updated_at) AS updated_at) AS d
+                          utc_text(l.updated_at) AS updated_at,
+                          -- As GET /lists/{id} counts it, at the time of this read.
+                          (SELECT count(*)
+                           FROM tasks AS c
+                           WHERE c.user_id = %(user_id)s
+                             AND coalesce(c.list_id, '00000000-0000-0000-0000-000000000000'::uuid) = l.id
+                             AND NOT c.completed
+                             AND c.deleted_at IS NULL) AS open_count) AS d
      WHERE l.user_id = %(user_id)s
        AND l.change_seq >= %(after_seq)s
        AND (l.change_seq, 'list', l.id) > (%(after_seq)s, %(after_kind)s, %(after_id)s::uuid)
