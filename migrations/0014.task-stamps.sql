@@ -7,8 +7,8 @@
 -- WAL went from ~5.1 to ~1.4-2.6 kB and its latency down by a fifth under pgbench.
 --
 -- A trigger keeps the stamps, so that no statement that writes tasks (nor a migration, nor
--- an operator's UPDATE) can forget them: a task's insert, and an update that moves its
--- change_seq or updated_at, upsert its stamp in the same transaction. The stamp goes with the
+-- an operator's UPDATE) can forget them: a task's insert adds its stamp, and an update that
+-- moves its change_seq or updated_at updates it, in the same transaction. The stamp goes with the
 -- task (ON DELETE CASCADE). On Citus, task_stamps is distributed by user_id and co-located
 -- with tasks (docs/scaling.md); the trigger writes the co-located shard.
 -- fillfactor 85: room on each page for the new version of a row, which HOT needs.
@@ -47,29 +47,40 @@ SELECT user_id, id, change_seq, updated_at FROM tasks;
 CREATE INDEX task_stamps_user_change_idx ON task_stamps (user_id, change_seq, task_id);
 CREATE INDEX task_stamps_user_updated_idx ON task_stamps (user_id, updated_at, task_id);
 
-CREATE FUNCTION task_stamps_follow() RETURNS trigger
+CREATE FUNCTION task_stamps_insert() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    INSERT INTO task_stamps AS s (user_id, task_id, change_seq, updated_at)
-    VALUES (NEW.user_id, NEW.id, NEW.change_seq, NEW.updated_at)
-    ON CONFLICT (user_id, task_id) DO UPDATE
-        SET change_seq = excluded.change_seq,
-            updated_at = excluded.updated_at;
+    INSERT INTO task_stamps (user_id, task_id, change_seq, updated_at)
+    VALUES (NEW.user_id, NEW.id, NEW.change_seq, NEW.updated_at);
+    RETURN NULL;
+END
+$$;
+
+-- A plain UPDATE (not an upsert: the stamp exists from the task's insert on).
+CREATE FUNCTION task_stamps_update() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE task_stamps
+    SET change_seq = NEW.change_seq,
+        updated_at = NEW.updated_at
+    WHERE user_id = NEW.user_id
+      AND task_id = NEW.id;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER tasks_stamp_insert
     AFTER INSERT ON tasks
-    FOR EACH ROW EXECUTE FUNCTION task_stamps_follow();
+    FOR EACH ROW EXECUTE FUNCTION task_stamps_insert();
 
 CREATE TRIGGER tasks_stamp_update
     AFTER UPDATE OF change_seq, updated_at ON tasks
     FOR EACH ROW
     WHEN (OLD.change_seq IS DISTINCT FROM NEW.change_seq
           OR OLD.updated_at IS DISTINCT FROM NEW.updated_at)
-    EXECUTE FUNCTION task_stamps_follow();
+    EXECUTE FUNCTION task_stamps_update();
 
 DROP INDEX tasks_user_updated_idx;
 DROP INDEX tasks_user_change_idx;
