@@ -339,3 +339,64 @@ def test_a_request_sent_on_an_open_connection_while_the_worker_is_busy_counts_it
         assert waited < 2.8, waited
     finally:
         server.stop()
+
+
+def test_a_request_whose_body_arrives_while_the_worker_serves_another_counts_from_its_body(
+    database: str, db: psycopg.Connection
+) -> None:
+    # Two connections queue while the worker is busy: a slow request, and one whose head is
+    # sent now and its body later. Taken together, the head is buffered behind the slow one;
+    # the body reaches the kernel while the slow one is served. The request counts from when
+    # its body came in, not from when the worker got round to reading it.
+    settings: dict[str, str | None] = {"THREADS": None, "WORKER_CLASS": None}
+    url = database
+    if VIA_PGBOUNCER:
+        url = via_pgbouncer(database)
+        settings["PG_TRANSACTION_POOLING"] = "true"
+    server = Gunicorn(
+        url,
+        **settings,
+        WEB_CONCURRENCY="1",
+        PG_STATEMENT_TIMEOUT_MS="0",
+        DB_DEADLINE_MS="3000",
+        DB_BREAKER_OPEN_MS="0",
+    )
+    try:
+        server.start()
+        owner = new_user()
+        task = create(server.port, owner, "contended")
+        path = f"/api/{owner}/tasks/{task['id']}"
+        slow: list[Reply] = []
+        body = json.dumps({"title": "late"}).encode()
+        with db.transaction():
+            db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
+            threads = [
+                threading.Thread(
+                    target=lambda: slow.append(call(server.port, "PATCH", path, {"title": "a"}))
+                )
+                for _ in range(2)
+            ]
+            threads[0].start()  # the worker waits 3 s on the lock for it
+            time.sleep(2.5)
+            threads[1].start()  # queued, then waits on the lock until 3 s after it came
+            late = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+            late.sendall(
+                f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            )
+            time.sleep(1.0)  # the worker is inside the second slow request now
+            sent = time.monotonic()
+            late.sendall(body)
+            answer = b""
+            while chunk := late.recv(65536):
+                answer += chunk
+            waited = time.monotonic() - sent
+            for thread in threads:
+                thread.join(30)
+        late.close()
+        assert [reply.status for reply in slow] == [503, 503]
+        assert answer.startswith(b"HTTP/1.1 503"), answer[:200]
+        # 3 s after its body came (5 s when counted from the end of the request ahead of it).
+        assert waited < 4.0, waited
+    finally:
+        server.stop()

@@ -126,9 +126,8 @@ def test_a_worker_out_of_file_descriptors_keeps_serving_and_accepts_again_later(
         def accept(self):
             raise OSError(errno.EMFILE, "Too many open files")
 
-    # accept() reads the clock on entry (how long the listen queue went untaken), then when
-    # it pauses; may_accept() once per call.
-    clock = iter([10.0, 10.0, 10.1, 10.6])
+    # accept() reads the clock when it pauses; may_accept() once per call.
+    clock = iter([10.0, 10.1, 10.6])
     monkeypatch.setattr("service.server.keepalive_worker.time.monotonic", lambda: next(clock))
     worker.accept(Exhausted(backlog=1))  # no exception: the worker and its connections live
     assert not worker.may_accept()  # 0.1 s later: paused
@@ -839,3 +838,35 @@ def test_kernel_arrival_is_when_the_last_data_came_in_and_falls_back_without_tcp
     left, right = socket.socketpair()  # no TCP_INFO on a Unix socket
     with left, right:
         assert kernel_arrival(left, fallback=42.0) == 42.0
+
+
+def test_bytes_read_long_after_their_connection_was_seen_empty_count_from_their_arrival():
+    # Whatever path leads the worker back to a connection after a long turn (read ahead, a
+    # buffered head served next, a new connection from the listen queue), what it reads then
+    # is stamped with when the kernel received it.
+    worker = KeepAliveWorker.__new__(KeepAliveWorker)
+    worker.inbuf_cap = INBUF_MAX
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname()) as client:
+            client.sendall(b"PATCH /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n")
+            time.sleep(0.3)  # queued, unaccepted
+            server, _ = listener.accept()
+            with server:
+                server.setblocking(False)
+                conn = Connection(server, ("127.0.0.1", 1), listener.getsockname(), tls=False)
+                worker.receive(conn)
+                (_, head_at), *_ = conn.reads
+                assert 0.25 < time.monotonic() - head_at < 1.0  # from the listen queue
+                sent = time.monotonic()
+                client.sendall(b"{}")  # the body, while the worker is busy elsewhere
+                time.sleep(0.3)
+                worker.receive(conn)
+                (_, body_at) = conn.reads[-1]
+                assert len(conn.inbuf) == conn.reads[-1][0]
+                assert abs(body_at - sent) < 0.05, body_at - sent
+                client.sendall(b"GET /y HTTP/1.1\r\nHost: x\r\n\r\n")
+                time.sleep(0.01)  # read promptly: stamped with when it was read
+                worker.receive(conn)
+                assert time.monotonic() - conn.reads[-1][1] < 0.05

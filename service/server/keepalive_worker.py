@@ -81,6 +81,8 @@ HEAD_BUFFER_MAX = 65536
 INBUF_MAX = HEAD_BUFFER_MAX + CHUNKED_BUFFER_MAX
 # In a turn of the loop this long, clients are read again between two requests, so that a
 # request's arrival time (ARRIVED) is when it came, not when the requests ahead were done.
+# Bytes read this long after their connection was last seen empty are stamped with when the
+# kernel received them (TCP_INFO), not with when they were read.
 READ_AHEAD_AFTER = 0.05
 # How often idle and late connections are looked for.
 SWEEP_INTERVAL = 0.5
@@ -197,6 +199,7 @@ class Connection:
         "probed",
         "reads",
         "req_count",
+        "seen_empty",
         "server",
         "sock",
         "state",
@@ -219,6 +222,9 @@ class Connection:
         # (end of the bytes one recv() added to inbuf, when it returned): when each buffered
         # request arrived whole.
         self.reads: list[tuple[int, float]] = []
+        # When its kernel buffer was last seen empty: bytes read later came in since then.
+        # Never, for a new connection: its request may have waited in the listen queue.
+        self.seen_empty = 0.0
         self.drained = 0
         self.need = 0  # the buffered length at which the request in progress is whole
         self.continued = False  # "100 Continue" sent for the request in progress
@@ -276,10 +282,6 @@ def forget_worker(worker: Any) -> None:
 
 class KeepAliveWorker(base.Worker):
     """gunicorn worker: one thread, kept-alive connections, each request served inline."""
-
-    listened = 0.0  # when the listen queue was last taken from
-    lagged = False  # the connection being taken may have waited unseen (see accept)
-    blind = False  # the sockets being read may hold data that waited unseen (see receive)
 
     def init_process(self) -> None:
         self.poller = selectors.DefaultSelector()
@@ -390,15 +392,8 @@ class KeepAliveWorker(base.Worker):
             else:
                 # While leaving new connections to the others, look again soon.
                 timeout = SWEEP_INTERVAL if self.accepting else ACCEPT_FALLBACK / 2
-            # Looking again after a long turn: what the selector reports now may have arrived
-            # while this worker was not looking.
-            blind = time.monotonic() - self.polled > READ_AHEAD_AFTER
             events = self.poller.select(timeout)
-            self.blind = blind
-            try:
-                self.dispatch(events)
-            finally:
-                self.blind = False
+            self.dispatch(events)
             self.serve_ready()
             now = time.monotonic()
             if now >= next_sweep:
@@ -448,16 +443,12 @@ class KeepAliveWorker(base.Worker):
     def read_ahead(self) -> None:
         """In a long turn, read what clients sent meanwhile; serve it on the next turn."""
         self.polled = time.monotonic()
-        self.blind = True  # called after a long turn: all of it may have waited
-        try:
-            for key, _ in self.poller.select(0):
-                conn = key.data
-                if isinstance(conn, Connection) and conn.sock.fileno() >= 0:
-                    if conn.state in READING:
-                        self.pull(conn)
-                        self.ready.append(conn)  # read already: the selector may not say so
-        finally:
-            self.blind = False
+        for key, _ in self.poller.select(0):
+            conn = key.data
+            if isinstance(conn, Connection) and conn.sock.fileno() >= 0:
+                if conn.state in READING:
+                    self.pull(conn)
+                    self.ready.append(conn)  # read already: the selector may not say so
 
     def serve_ready(self) -> None:
         """Serve one buffered (pipelined) request of each connection that had one waiting."""
@@ -478,12 +469,6 @@ class KeepAliveWorker(base.Worker):
 
     def accept(self, listener: Any) -> None:
         """Take the connections waiting, up to ACCEPT_BATCH or this worker's share."""
-        now = time.monotonic()
-        # A connection taken now may have waited in the listen queue, unseen, since the queue
-        # was last looked at: before this call, or, when add() served a request inline,
-        # since this call began.
-        untaken = now - self.listened > READ_AHEAD_AFTER
-        self.listened = now
         for _ in range(ACCEPT_BATCH):
             if not self.may_accept():
                 return
@@ -499,7 +484,6 @@ class KeepAliveWorker(base.Worker):
                     self.accept_paused_until = time.monotonic() + ACCEPT_PAUSE
                     return
                 raise
-            self.lagged = untaken or time.monotonic() - now > READ_AHEAD_AFTER
             self.add(client_sock, client, listener.getsockname())
 
     def take_queued(self) -> None:
@@ -632,13 +616,15 @@ class KeepAliveWorker(base.Worker):
         """Move what the client sent into the connection's buffer, without waiting for more."""
         sock = conn.sock
         cap = self.inbuf_cap
-        # After a turn spent serving, the bytes read now may have waited in the kernel since
-        # long before: stamp them with when they came in, so that their deadline counts it.
+        # Bytes read long after the buffer was last seen empty may have waited in the kernel
+        # unseen (in the listen queue, or while this worker served others, whatever the
+        # connection's state): stamp them with when they came in, so their deadline counts it.
         stamp = None
         while len(conn.inbuf) < cap:  # enough to decide on; the rest waits in the kernel
             try:
                 data = sock.recv(RECV_SIZE)
             except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                conn.seen_empty = time.monotonic()
                 return
             except InterruptedError:
                 continue
@@ -656,10 +642,13 @@ class KeepAliveWorker(base.Worker):
                 # then counts as arriving later, never earlier).
                 del conn.reads[:16]
             now = time.monotonic()
-            if self.blind and stamp is None:
-                stamp = min(now, kernel_arrival(sock, now))
-            conn.reads.append((len(conn.inbuf), now if stamp is None else stamp))
+            if stamp is None:
+                stamp = now
+                if now - conn.seen_empty > READ_AHEAD_AFTER:
+                    stamp = max(conn.seen_empty, min(now, kernel_arrival(sock, now)))
+            conn.reads.append((len(conn.inbuf), stamp))
             if len(data) < RECV_SIZE and not (conn.tls and sock.pending()):
+                conn.seen_empty = now
                 return
 
     def on_readable(self, conn: Connection) -> None:
@@ -788,11 +777,6 @@ class KeepAliveWorker(base.Worker):
         # When its last byte was read (an early request: its head's).
         whole = min(length, len(conn.inbuf))
         arrived = next((at for end, at in conn.reads if end >= whole), time.monotonic())
-        if self.lagged and conn.req_count == 1:
-            # A first request may have waited in the listen queue while this worker was busy
-            # (a read ahead sees only connections already accepted): the kernel knows since
-            # when.
-            arrived = min(arrived, kernel_arrival(conn.sock, arrived))
         try:
             keep = self.handle_request(conn, req, out, early, arrived)
         except Exception as e:
