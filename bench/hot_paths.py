@@ -8,7 +8,8 @@ idempotency). Prints microseconds of wall time and of process CPU per request fo
 route, best of three runs of N; the database round trip is in the wall time, not (mostly)
 in the CPU. When PostgreSQL runs on this machine (its backends' /proc readable), also the
 CPU its backends for this database spent per request (clock ticks: use N of 3000 or more).
-With --profile ROUTE, prints the top cProfile entries of that route instead.
+ROUTES=create,toggle times only those. With --profile ROUTE, prints the top cProfile entries
+of that route instead.
 """
 
 from __future__ import annotations
@@ -130,7 +131,10 @@ def main() -> None:
             pstats.Stats(prof).sort_stats(os.environ.get("SORT", "tottime")).print_stats(35)
             return
         probe = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
+        only = os.environ.get("ROUTES", "").split(",") if os.environ.get("ROUTES") else routes
         for name, (method, path, data) in routes.items():
+            if name not in only:
+                continue
             best_wall = best_cpu = best_pg = float("inf")
             for _ in range(3):
                 p0 = _backends_cpu(probe)
