@@ -54,7 +54,8 @@ Memory: per process, RSS when the warm-up ends and at the end of the load, the g
 them and the least-squares slope (kB/min) over the samples after the warm-up; plus requests,
 errors and the achieved rate. Writes OUTFILE (default bench/out/soak-<time>.json): the summary,
 every memory and metrics sample, and the end-to-end lag per SAMPLE_EVERY window (not every
-delivery). Prints the summary.
+delivery). Prints the summary, then a table of the figures ending with the verdict on lag
+(memory has no pass/fail: read its growth and slope).
 """
 
 from __future__ import annotations
