@@ -108,11 +108,24 @@ class QueueGauges:
 class Worker:
     """Run the jobs until `stopping` is set."""
 
-    def __init__(self, pool: ConnectionPool, jobs: list[Job], gauges: QueueGauges | None) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        jobs: list[Job],
+        gauges: QueueGauges | None,
+        wakes: dict[str, list[str]] | None = None,
+    ) -> None:
         self.pool = pool
         self.stopping = threading.Event()
         self._schedules = [Schedule(job) for job in jobs]
         self._gauges = gauges
+        # A job whose round found work makes these others due at once: what it wrote is
+        # their work (a fired reminder's event is a delivery to make).
+        by_name = {schedule.job.name: schedule for schedule in self._schedules}
+        self._wakes = {
+            name: [by_name[other] for other in others if other in by_name]
+            for name, others in (wakes or {}).items()
+        }
         metrics.declare([job.name for job in jobs])
 
     def run(self) -> None:
@@ -149,7 +162,12 @@ class Worker:
                 extra={"job": job.name, "failures": schedule.failures},
             )
             return
-        schedule.succeeded(handled, monotonic())
+        now = monotonic()
+        schedule.succeeded(handled, now)
+        if handled:
+            for woken in self._wakes.get(job.name, ()):
+                if woken.failures == 0:  # a job backing off keeps its wait
+                    woken.due = min(woken.due, now)
 
     def _sample_gauges(self, now: float) -> None:
         if self._gauges is None or self._gauges.due > now:
@@ -188,7 +206,8 @@ def build(config: Config) -> Worker:
         PurgeTrash(pool, queries, config.trash_retention_days),
         PurgeTombstones(pool, queries),
     ]
-    return Worker(pool, jobs, QueueGauges(pool, queries))
+    wakes = {"fire_reminders": ["deliver_webhooks"]}
+    return Worker(pool, jobs, QueueGauges(pool, queries), wakes)
 
 
 def main() -> int:

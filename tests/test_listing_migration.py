@@ -63,7 +63,9 @@ def test_the_stamps_migration_moves_the_updated_and_change_indexes_and_rolls_bac
     migrate.apply(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO tasks (user_id, title) VALUES ('stamp-user', 'kept')")
-        assert migrate.rollback(url, count=1) == ["0014.task-stamps"]
+        applied, _ = migrate.status(url)
+        newer = applied[applied.index("0014.task-stamps") :]  # 0014 and what builds on it
+        assert migrate.rollback(url, count=len(newer)) == list(reversed(newer))
         assert {"tasks_user_updated_idx", "tasks_user_change_idx"} <= indexes(url)
         migrate.apply(url)
         # Applied again: the existing task got its stamp, and the indexes moved.

@@ -23,6 +23,7 @@ from service.data.queries import Queries
 from service.jobs.deliver_webhooks import DeliverWebhooks
 from service.jobs.fire_reminders import FireReminders
 from service.worker import Worker
+from service.worker import build as build_worker
 from tests.conftest import Api, make_config
 from tests.test_worker_process import WorkerProcess, metrics_dir  # noqa: F401 - a fixture
 from tests.webhook_receiver import (  # noqa: F401 - an autouse fixture
@@ -290,3 +291,40 @@ def test_a_fired_reminders_event_carries_the_tasks_absolute_url_built_on_public_
     assert payload["data"]["reminder"]["id"] == task["reminders"][0]["id"]
     assert payload["data"]["task"]["url"] == task["url"]
     assert payload["data"]["task"]["id"] == task["id"]
+
+
+def test_a_firing_round_wakes_the_deliveries_at_once_whatever_their_poll_interval(
+    api: Api, db, database_url: str
+) -> None:
+    # The worker as `python -m service.worker` builds it, polling only every 5 s when idle:
+    # the reminder.fired event its firing round writes is delivered straight after that
+    # round, not at the deliveries' next poll.
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    task = api.created(title="ring", reminders=[{"at": soon(0.2)}])
+    config = make_config(
+        database_url,
+        POOL_MIN_SIZE="1",
+        WORKER_POLL_SECONDS="5",
+        WEBHOOK_ALLOW_INSECURE="true",
+    )
+    with receiver() as rx:
+        db.execute(
+            "INSERT INTO webhooks (user_id, url, events, secret) VALUES (%s, %s, %s, %s)",
+            (api.user_id, rx.url, ["reminder.fired"], secret),
+        )
+        time.sleep(0.5)  # due before the worker starts: its first firing round fires it
+        worker = build_worker(config)
+        thread = threading.Thread(target=worker.run, daemon=True)
+        started = time.monotonic()
+        thread.start()
+        try:
+            got = rx.wait_for(1, timeout=10)[0]
+            waited = time.monotonic() - started
+        finally:
+            worker.stop()
+            thread.join(10)
+            worker.pool.close()
+    assert Webhook(secret).verify(got.body, got.headers)["data"]["task"]["id"] == task["id"]
+    # The first delivery round ran before the firing and found nothing: without the wake it
+    # would have slept its 5 s.
+    assert waited < 3.0, waited

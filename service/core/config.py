@@ -133,7 +133,7 @@ class Config:
     # The background worker (service/worker.py): deliveries sent at once, and how often it
     # looks for work when the last look found none.
     worker_concurrency: int = 8
-    worker_poll_seconds: float = 1.0
+    worker_poll_seconds: float = 0.25
     # The scheme, host (and any path prefix) clients reach the service by, for absolute URLs
     # made outside a request: the task `url` in a reminder.fired event (the worker). A
     # request's own URLs follow its Host (and trusted forwarding headers) instead.
@@ -219,7 +219,7 @@ class Config:
             cursor_secret=cursor_secret,
             webhook_allow_insecure=_bool(env, "WEBHOOK_ALLOW_INSECURE", False),
             worker_concurrency=_int(env, "WORKER_CONCURRENCY", 8, minimum=1),
-            worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 1.0),
+            worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", 0.25),
             public_url=_public_url(env),
             trash_retention_days=_int(env, "TRASH_RETENTION_DAYS", 30, minimum=1),
             rate_limit=RateLimit.parse(env.get("RATE_LIMIT", "") or DEFAULT_RATE_LIMIT),
