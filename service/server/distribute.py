@@ -100,7 +100,23 @@ def plan(conn: psycopg.Connection) -> list[sql.Composed]:
     placed = {
         row[0] for row in conn.execute("SELECT logicalrelid::regclass::text FROM pg_dist_partition")
     }
-    statements: list[sql.Composed] = []
+    # The statements call the service's own functions on the workers (utc_text in RETURNING),
+    # and tasks' CHECK constraint calls tasks_row_check (migration 0015): the functions go
+    # to every node first, so that the shards' constraints find them.
+    functions = conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p"
+        " JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'"
+        " WHERE n.nspname = 'public' AND d.objid IS NULL"
+        "   AND NOT EXISTS (SELECT 1 FROM pg_dist_object o"
+        "                   WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid)"
+        " ORDER BY 1"
+    ).fetchall()
+    functions_first = [
+        sql.SQL("SELECT create_distributed_function({})").format(sql.Literal(signature))
+        for (signature,) in functions
+    ]
+    tables: list[sql.Composed] = []
     # The first table distributed makes the co-location group (tasks, unless a table it
     # references must go first); every other one joins that group.
     group = ANCHOR_TABLE if ANCHOR_TABLE in placed else None
@@ -118,27 +134,12 @@ def plan(conn: psycopg.Connection) -> list[sql.Composed]:
             create = sql.SQL(
                 "SELECT create_distributed_table({}, 'user_id', colocate_with => {})"
             ).format(sql.Literal(table), sql.Literal(group))
-        statements.append(create)
-    if statements:
-        # tasks has row triggers that keep its stamps (migration 0014): Citus distributes a
-        # table with triggers only with this set. The trigger writes task_stamps' shard that
-        # is co-located with the row's (docs/scaling.md).
-        statements.insert(0, sql.SQL("SET citus.enable_unsafe_triggers = on"))
-    # The statements call the service's own functions on the workers (utc_text in RETURNING).
-    functions = conn.execute(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p"
-        " JOIN pg_namespace n ON n.oid = p.pronamespace"
-        " LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'"
-        " WHERE n.nspname = 'public' AND d.objid IS NULL"
-        "   AND NOT EXISTS (SELECT 1 FROM pg_dist_object o"
-        "                   WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid)"
-        " ORDER BY 1"
-    ).fetchall()
-    for (signature,) in functions:
-        statements.append(
-            sql.SQL("SELECT create_distributed_function({})").format(sql.Literal(signature))
-        )
-    return statements
+        tables.append(create)
+    # tasks has row triggers that keep its stamps (migration 0014): Citus distributes a table
+    # with triggers only with this set. The trigger writes task_stamps' shard that is
+    # co-located with the row's (docs/scaling.md).
+    settings = [sql.SQL("SET citus.enable_unsafe_triggers = on")] if tables else []
+    return [*settings, *functions_first, *tables]
 
 
 def distribute(database_url: str, dry_run: bool = False) -> list[str]:
