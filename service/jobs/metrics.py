@@ -54,7 +54,8 @@ REMINDERS = Counter(
 )
 REMINDERS_LAG = Histogram(
     "tasks_worker_reminder_lag_seconds",
-    "How late each reminder fired: from its fire_at to the firing's commit time.",
+    "How late each reminder fired: from its fire_at to the start of the firing round (the "
+    "database's clock when the round looked for due reminders).",
     buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300, 3600, 86400),
     registry=REGISTRY,
 )
