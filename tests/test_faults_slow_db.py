@@ -236,6 +236,30 @@ def test_costly_searches_from_several_clients_leave_another_users_requests_withi
         assert_answered_in_time(watching.of(n), allowed=(200,))
 
 
+def deadline_bound_worker(database: str, deadline_ms: int) -> Gunicorn:
+    """One keep-alive worker with one thread, the breaker off and no statement timeout: only
+    each request's deadline, counted from when the worker read it, bounds its wait."""
+    settings: dict[str, str | None] = {"THREADS": None, "WORKER_CLASS": None}
+    url = database
+    if VIA_PGBOUNCER:
+        url = via_pgbouncer(database)
+        settings["PG_TRANSACTION_POOLING"] = "true"
+    return Gunicorn(
+        url,
+        **settings,
+        WEB_CONCURRENCY="1",
+        PG_STATEMENT_TIMEOUT_MS="0",
+        DB_DEADLINE_MS=str(deadline_ms),
+        DB_BREAKER_OPEN_MS="0",
+    )
+
+
+def contended_task(port: int) -> tuple[dict, str]:
+    """Create a task for a new user; return it and its path (the row the tests lock)."""
+    task = create(port, new_user(), "contended")
+    return task, f"/api/{task['user_id']}/tasks/{task['id']}"
+
+
 def test_requests_queued_behind_a_slow_one_are_shed_at_their_deadline_not_run_after_it(
     database: str, db: psycopg.Connection
 ) -> None:
@@ -244,24 +268,10 @@ def test_requests_queued_behind_a_slow_one_are_shed_at_their_deadline_not_run_af
     # 4 writes to a locked row arrive together; the first waits out its 2 s deadline, and the
     # others, whose deadline passed while they queued, are answered at once after it (they
     # were answered at 4, 6 and 8 s when the deadline started with the app).
-    settings: dict[str, str | None] = {"THREADS": None, "WORKER_CLASS": None}
-    url = database
-    if VIA_PGBOUNCER:
-        url = via_pgbouncer(database)
-        settings["PG_TRANSACTION_POOLING"] = "true"
-    server = Gunicorn(
-        url,
-        **settings,
-        WEB_CONCURRENCY="1",
-        PG_STATEMENT_TIMEOUT_MS="0",
-        DB_DEADLINE_MS="2000",
-        DB_BREAKER_OPEN_MS="0",
-    )
+    server = deadline_bound_worker(database, deadline_ms=2000)
     try:
         server.start()
-        owner = new_user()
-        task = create(server.port, owner, "contended")
-        path = f"/api/{owner}/tasks/{task['id']}"
+        task, path = contended_task(server.port)
         replies: list[Reply | None] = [None] * 4
         ready = threading.Barrier(len(replies))
 
@@ -292,24 +302,10 @@ def test_a_request_sent_on_an_open_connection_while_the_worker_is_busy_counts_it
     # A connection the worker has accepted, whose request arrives only once the worker is
     # serving a slow one: its bytes wait in the kernel unseen. Their deadline counts from
     # when they came in (2 s after the slow one began, not 2 s after it ended).
-    settings: dict[str, str | None] = {"THREADS": None, "WORKER_CLASS": None}
-    url = database
-    if VIA_PGBOUNCER:
-        url = via_pgbouncer(database)
-        settings["PG_TRANSACTION_POOLING"] = "true"
-    server = Gunicorn(
-        url,
-        **settings,
-        WEB_CONCURRENCY="1",
-        PG_STATEMENT_TIMEOUT_MS="0",
-        DB_DEADLINE_MS="2000",
-        DB_BREAKER_OPEN_MS="0",
-    )
+    server = deadline_bound_worker(database, deadline_ms=2000)
     try:
         server.start()
-        owner = new_user()
-        task = create(server.port, owner, "contended")
-        path = f"/api/{owner}/tasks/{task['id']}"
+        task, path = contended_task(server.port)
         first: list[Reply] = []
         with db.transaction():
             db.execute("SELECT 1 FROM tasks WHERE id = %s FOR UPDATE", (task["id"],))
@@ -348,24 +344,10 @@ def test_a_request_whose_body_arrives_while_the_worker_serves_another_counts_fro
     # sent now and its body later. Taken together, the head is buffered behind the slow one;
     # the body reaches the kernel while the slow one is served. The request counts from when
     # its body came in, not from when the worker got round to reading it.
-    settings: dict[str, str | None] = {"THREADS": None, "WORKER_CLASS": None}
-    url = database
-    if VIA_PGBOUNCER:
-        url = via_pgbouncer(database)
-        settings["PG_TRANSACTION_POOLING"] = "true"
-    server = Gunicorn(
-        url,
-        **settings,
-        WEB_CONCURRENCY="1",
-        PG_STATEMENT_TIMEOUT_MS="0",
-        DB_DEADLINE_MS="3000",
-        DB_BREAKER_OPEN_MS="0",
-    )
+    server = deadline_bound_worker(database, deadline_ms=3000)
     try:
         server.start()
-        owner = new_user()
-        task = create(server.port, owner, "contended")
-        path = f"/api/{owner}/tasks/{task['id']}"
+        task, path = contended_task(server.port)
         slow: list[Reply] = []
         body = json.dumps({"title": "late"}).encode()
         with db.transaction():
