@@ -32,6 +32,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tasks-bench-metrics-")
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
+from bench.sweep import cpu_seconds
 from service.core.config import Config
 from service.server.bootstrap import build
 
@@ -73,15 +74,10 @@ def _backends_cpu(probe: psycopg.Connection) -> float | None:
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
         " AND pid <> pg_backend_pid()"
     ).fetchall()
-    ticks = 0
-    try:
-        for (pid,) in pids:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    except OSError:
-        return None
-    return ticks / os.sysconf("SC_CLK_TCK")
+    used = cpu_seconds([pid for (pid,) in pids])
+    if len(used) < len(pids):
+        return None  # not on this machine (or a backend gone meanwhile)
+    return sum(used.values())
 
 
 def main() -> None:

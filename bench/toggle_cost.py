@@ -30,6 +30,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.sweep import cpu_seconds
 from service.data.queries import compact
 from service.domain.positions import creation_key
 
@@ -77,13 +78,6 @@ def variants() -> dict[str, str]:
     }
 
 
-def backend_cpu(pid: int) -> float:
-    """Seconds of CPU (user + system) the backend `pid` has used."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     """Print the figures."""
     args = sys.argv[1:]
@@ -125,10 +119,10 @@ def main() -> None:
                     sql = statements[name]
                     for _ in range(20):  # prepared, plan settled
                         assert conn.execute(sql, params, prepare=True).fetchone() is not None
-                    cpu, wall = backend_cpu(pid), time.perf_counter()
+                    cpu, wall = cpu_seconds([pid])[pid], time.perf_counter()
                     for _ in range(number):
                         conn.execute(sql, params, prepare=True)
-                    cpu, wall = backend_cpu(pid) - cpu, time.perf_counter() - wall
+                    cpu, wall = cpu_seconds([pid])[pid] - cpu, time.perf_counter() - wall
                     print(
                         f"{name:<15} backend cpu {cpu / number * 1e6:6.1f} us"
                         f"   wall {wall / number * 1e6:6.1f} us",
