@@ -1,6 +1,6 @@
 """Measure the in-process CPU cost of the hot routes: get one, list 50, toggle, create.
 
-usage: DATABASE_URL=postgresql://... .venv/bin/python bench/hot_paths.py [N] [--profile ROUTE]
+usage: DATABASE_URL=postgresql://... .venv/bin/python -m bench.hot_paths [N] [--profile ROUTE]
 
 The WSGI app is called directly (no HTTP, no gunicorn), single-threaded, with the
 shipped middleware (metrics in multiprocess mode, request ids, deadline, CORS,

@@ -1,6 +1,6 @@
 """Where a toggle's database CPU goes: PostgreSQL's backend CPU per execution of variants.
 
-usage: DATABASE_URL=postgresql://... .venv/bin/python bench/toggle_cost.py [N] [VARIANT ...]
+usage: DATABASE_URL=postgresql://... .venv/bin/python -m bench.toggle_cost [N] [VARIANT ...]
 
 Needs PostgreSQL on this machine (the backend's /proc/<pid>/stat is read) and a database
 migrated to head that it may write to (a scratch one: it creates a user's task and a table,
