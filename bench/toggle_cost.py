@@ -9,10 +9,13 @@ prepared, N executions (default 3000) per variant, two rounds; prints microsecon
 backend CPU (user + system: the commit's fsync included) and of wall time per execution.
 
 Variants, each a statement over the same task:
-  shipped          sql/task_toggle_flat.sql as the service sends it
+  shipped          sql/task_toggle_flat.sql as the service sends it (the outbox form)
+  plain            sql/task_toggle_plain.sql: what a user without webhooks runs
   no_outbox        without the webhooks probe and the event and delivery inserts
   no_tick          without the change counter (change_seq taken from the row)
   no_outbox_tick   without either
+  tick_update      the counter taken by a plain UPDATE instead of INSERT ... ON CONFLICT
+  tick_update_no_outbox  that, without the outbox
   tasks_minimal    one UPDATE of tasks setting what a toggle sets, RETURNING the row
                    (the table's CHECK constraints and stamp trigger still run)
   bare             the perf kit's floor statement on a table of the floor's shape
@@ -49,14 +52,24 @@ def _without_tick(sql: str) -> str:
     return sql.replace("(SELECT seq FROM tick)", "t.change_seq + 1")
 
 
+def _tick_as_update(sql: str) -> str:
+    start = sql.index("INSERT INTO change_counters")
+    end = sql.index("RETURNING cc.seq", start)
+    tick = "UPDATE change_counters AS cc SET seq = cc.seq + 1 WHERE cc.user_id = %(user_id)s\n"
+    return "".join((sql[:start], tick, sql[end:]))
+
+
 def variants() -> dict[str, str]:
     """Return each variant's statement."""
     shipped = compact((ROOT / "sql" / "task_toggle_flat.sql").read_text())
     return {
         "shipped": shipped,
+        "plain": compact((ROOT / "sql" / "task_toggle_plain.sql").read_text()),
         "no_outbox": _without_outbox(shipped),
         "no_tick": _without_tick(shipped),
         "no_outbox_tick": _without_tick(_without_outbox(shipped)),
+        "tick_update": _tick_as_update(shipped),
+        "tick_update_no_outbox": _tick_as_update(_without_outbox(shipped)),
         "tasks_minimal": (
             "UPDATE tasks AS t SET completed = NOT t.completed,"
             " completed_at = completion_time(NOT t.completed, t.completed_at, now()),"
@@ -96,6 +109,11 @@ def main() -> None:
         ).fetchone()
         assert row is not None
         task_id = row[0]
+        # The plain UPDATE of tick_update needs the user's counter row to exist.
+        conn.execute(
+            "INSERT INTO change_counters (user_id, seq) VALUES (%s, 1) ON CONFLICT DO NOTHING",
+            (user,),
+        )
         conn.execute(
             "CREATE TABLE toggle_cost_bare (id uuid PRIMARY KEY, user_id text NOT NULL,"
             " title text NOT NULL, description text, completed boolean NOT NULL,"
@@ -131,6 +149,7 @@ def main() -> None:
         finally:
             conn.execute("DROP TABLE toggle_cost_bare")
             conn.execute("DELETE FROM tasks WHERE user_id = %s", (user,))
+            conn.execute("DELETE FROM change_counters WHERE user_id = %s", (user,))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ list takes the user's change counter in the same statement and stamps what it wr
   the erase of an account, its tick raises the user's horizon (expired_through) instead;
 - a SELECT ... FOR UPDATE of tasks or lists (a lock taken before the transaction's writes)
   takes the counter first, like the writes;
-- and each such statement holds the counter's tick: an INSERT into change_counters with
-  ON CONFLICT, whose value the stamps read.
+- and each such statement holds the counter's tick, whose value the stamps read: an INSERT
+  into change_counters with ON CONFLICT, or an UPDATE of it that sets `seq` (a guarded tick,
+  which may match no row: the outbox-free statements' `WHERE webhooks = 0`), under which
+  every write must be guarded too (an INSERT ... SELECT ... FROM tick, an UPDATE or DELETE
+  whose WHERE reads tick), so that a tick that matched nothing writes nothing.
 The statements are parsed with PostgreSQL's own parser (pglast), as tests/citus_rules.py does.
 """
 
@@ -54,6 +57,14 @@ def problems(text: str, source: str = "<sql>") -> tuple[list[str], int]:
             and n.relation.relname == "change_counters"
             and n.onConflictClause is not None
         ]
+        guarded = [
+            n
+            for n in all_nodes
+            if isinstance(n, ast.UpdateStmt)
+            and n.relation.relname == "change_counters"
+            and any(target.name == "seq" for target in n.targetList)
+        ]
+        ticks += guarded
         tombstones = any(
             isinstance(n, ast.InsertStmt) and n.relation.relname == "change_tombstones"
             for n in all_nodes
@@ -66,18 +77,25 @@ def problems(text: str, source: str = "<sql>") -> tuple[list[str], int]:
                 stamps = [t for t in n.targetList if t.name == "change_seq"]
                 if not stamps or not _reads_tick(stamps[0].val):
                     found.append(f"{source}: UPDATE {n.relation.relname} sets no change_seq")
+                if guarded and not _reads_tick((n.whereClause, n.fromClause)):
+                    found.append(f"{source}: UPDATE {n.relation.relname} not guarded by the tick")
             elif isinstance(n, ast.InsertStmt) and n.relation.relname in FEED_TABLES:
                 writes += 1
                 needs_tick = True
                 columns = [c.name for c in n.cols or ()]
                 if "change_seq" not in columns or not _reads_tick(n.selectStmt):
                     found.append(f"{source}: INSERT INTO {n.relation.relname} sets no change_seq")
+                if guarded and not _reads_tick(getattr(n.selectStmt, "fromClause", None)):
+                    found.append(
+                        f"{source}: INSERT INTO {n.relation.relname} not guarded by the tick"
+                    )
             elif isinstance(n, ast.DeleteStmt) and n.relation.relname in FEED_TABLES:
                 writes += 1
                 needs_tick = True
                 horizon = any(
                     target.name == "expired_through"
                     for tick in ticks
+                    if isinstance(tick, ast.InsertStmt)
                     for target in tick.onConflictClause.targetList or ()
                 )
                 if not tombstones and not horizon:

@@ -22,6 +22,10 @@ def test_every_write_statement_on_tasks_and_lists_moves_the_change_counter():
 TICK = """tick AS (INSERT INTO change_counters AS cc (user_id, seq) VALUES (%(user_id)s, 1)
 ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1 RETURNING cc.seq)"""
 
+# A guarded tick (the outbox-free statements): it matches no row while the user has webhooks.
+GUARDED = """tick AS (UPDATE change_counters AS cc SET seq = cc.seq + 1
+WHERE cc.user_id = %(user_id)s AND cc.webhooks = 0 RETURNING cc.seq)"""
+
 
 @pytest.mark.parametrize(
     ("text", "complaint"),
@@ -49,6 +53,16 @@ ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1 RETURNING cc.seq)"""
             f"WITH {TICK} SELECT id FROM tasks WHERE user_id = %(user_id)s FOR UPDATE",
             "before the counter",
         ),
+        (
+            f"WITH {GUARDED} UPDATE tasks SET change_seq = (SELECT seq FROM tick) "
+            "WHERE user_id = %(user_id)s",
+            "not guarded by the tick",
+        ),
+        (
+            f"WITH {GUARDED} INSERT INTO tasks (user_id, title, change_seq) "
+            "VALUES (%(user_id)s, 'x', (SELECT seq FROM tick))",
+            "not guarded by the tick",
+        ),
     ],
 )
 def test_the_walk_flags_a_write_that_does_not_move_the_counter(text, complaint):
@@ -61,4 +75,17 @@ def test_the_walk_accepts_a_stamped_write():
         f"WITH {TICK} UPDATE tasks SET change_seq = (SELECT seq FROM tick), title = 'x' "
         "WHERE user_id = %(user_id)s"
     )
+    assert problems(text) == ([], 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"WITH {GUARDED} UPDATE tasks SET change_seq = (SELECT seq FROM tick), title = 'x' "
+        "WHERE user_id = %(user_id)s AND EXISTS (SELECT FROM tick)",
+        f"WITH {GUARDED} INSERT INTO tasks (user_id, title, change_seq) "
+        "SELECT %(user_id)s, 'x', tick.seq FROM tick",
+    ],
+)
+def test_the_walk_accepts_a_write_guarded_by_a_tick_that_may_match_nothing(text):
     assert problems(text) == ([], 1)
