@@ -12,8 +12,10 @@ WITH tick AS (
     RETURNING cc.seq
 ),
 changed AS (
+    -- INSERT ... SELECT FROM tick, not a subquery in VALUES, which Citus refuses.
     INSERT INTO lists (user_id, name, color, position, change_seq)
-    VALUES (%(user_id)s, %(name)s, %(color)s, %(position)s, (SELECT seq FROM tick))
+    SELECT %(user_id)s, %(name)s, %(color)s, %(position)s, tick.seq
+    FROM tick
     RETURNING *
 ),
 typed AS (

@@ -20,12 +20,14 @@ changed AS (
                        priority, due_at, tags, "order", list_id, parent_id, position,
                        time_zone, due_date, due_date_start, recurrence_rule, recurrence_basis,
                        change_seq)
-    VALUES (%(user_id)s, %(title)s, %(description)s, %(completed)s,
-            completion_time(%(completed)s, NULL, now()), %(completion_id)s::uuid,
-            %(priority)s::task_priority, %(due_at)s, %(tags)s::text[], %(order)s,
-            %(list_id)s::uuid, %(parent_id)s::uuid, %(position)s, %(time_zone)s,
-            %(due_date)s::date, %(due_date_start)s::timestamptz,
-            %(recurrence_rule)s, %(recurrence_basis)s, (SELECT seq FROM tick))
+    -- INSERT ... SELECT FROM tick, not a subquery in VALUES, which Citus refuses.
+    SELECT %(user_id)s, %(title)s, %(description)s, %(completed)s,
+           completion_time(%(completed)s, NULL, now()), %(completion_id)s::uuid,
+           %(priority)s::task_priority, %(due_at)s, %(tags)s::text[], %(order)s,
+           %(list_id)s::uuid, %(parent_id)s::uuid, %(position)s, %(time_zone)s,
+           %(due_date)s::date, %(due_date_start)s::timestamptz,
+           %(recurrence_rule)s, %(recurrence_basis)s, tick.seq
+    FROM tick
     RETURNING *
 ),
 typed AS (

@@ -346,6 +346,10 @@ class _Checker:
             values = stmt.selectStmt.valuesLists if stmt.selectStmt is not None else None
             for name in _case_problems(values, self.catalog):
                 self.flag("case", f"non-IMMUTABLE {name} in INSERT")
+            # "subqueries are not supported within INSERT queries": Citus takes a value
+            # read from elsewhere as INSERT ... SELECT ... FROM it, not in VALUES.
+            if any(isinstance(node, ast.SubLink) for node in walk(values)):
+                self.flag("insert-subquery", "a subquery in the VALUES of INSERT")
             conflict = stmt.onConflictClause
             if conflict is not None and conflict.targetList:
                 # Citus takes only IMMUTABLE expressions in DO UPDATE SET and its WHERE.

@@ -126,6 +126,17 @@ def test_now_inside_case_of_an_insert_fails(catalog):
     assert rules(text, catalog) == ["case"]
 
 
+def test_a_subquery_in_the_values_of_an_insert_fails_and_insert_select_passes(catalog):
+    tick = (
+        "WITH tick AS (INSERT INTO change_counters AS cc (user_id, seq) VALUES (%(user_id)s, 1)"
+        " ON CONFLICT (user_id) DO UPDATE SET seq = cc.seq + 1 RETURNING cc.seq) "
+    )
+    values = "INSERT INTO lists (user_id, name, change_seq) VALUES (%(user_id)s, 'n', "
+    assert rules(tick + values + "(SELECT seq FROM tick))", catalog) == ["insert-subquery"]
+    select = "INSERT INTO lists (user_id, name, change_seq) SELECT %(user_id)s, 'n', seq FROM tick"
+    assert rules(tick + select, catalog) == []
+
+
 @pytest.mark.parametrize(
     "assignment",
     [
