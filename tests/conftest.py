@@ -254,6 +254,19 @@ def app(runtime: Runtime) -> TestApp:
     return TestApp(runtime.app, extra_environ={"HTTP_HOST": "tasks.test"})
 
 
+@pytest.fixture(scope="module")
+def hooks_app(database_url: str) -> Iterator[TestApp]:
+    """Return the app of a service that accepts loopback webhook URLs (WEBHOOK_ALLOW_INSECURE).
+
+    Module-scoped: the webhook tests' receivers and NOWHERE (tests/webhook_receiver.py) are
+    on 127.0.0.1, which the default configuration refuses.
+    """
+    rt = build(make_config(database_url, WEBHOOK_ALLOW_INSECURE="true"))
+    rt.pool.open(wait=True, timeout=10)
+    yield TestApp(rt.app, extra_environ={"HTTP_HOST": "tasks.test"})
+    rt.stop()
+
+
 @pytest.fixture
 def db(database_url: str) -> Iterator[psycopg.Connection]:
     """Return a direct connection to read back what the service wrote."""

@@ -17,34 +17,21 @@ import uuid
 
 import psycopg
 import pytest
-from webtest import TestApp
 
 from service.data.queries import Queries
 from service.server import migrate
-from service.server.bootstrap import build
-from tests.conftest import make_config, waiting_on_a_lock
-from tests.webhook_receiver import quiet_webhooks, wait_until  # noqa: F401 - an autouse fixture
+from tests.conftest import waiting_on_a_lock
+
+# quiet_webhooks (autouse) disables this module's loopback webhooks after each test.
+from tests.webhook_receiver import (  # noqa: F401 - quiet_webhooks: an autouse fixture
+    NOWHERE,
+    quiet_webhooks,
+    subscribe,
+    wait_until,
+)
 
 QUERIES = Queries.load()
-# Loopback, and a port nothing listens on (as in test_webhook_events.py).
-NOWHERE = "http://127.0.0.1:9/in"
 OUTBOX_TABLES = {"webhooks", "events", "webhook_deliveries"}
-
-
-@pytest.fixture(scope="module")
-def hooks_app(database_url):
-    runtime = build(make_config(database_url, WEBHOOK_ALLOW_INSECURE="true"))
-    runtime.pool.open(wait=True, timeout=10)
-    yield TestApp(runtime.app, extra_environ={"HTTP_HOST": "tasks.test"})
-    runtime.stop()
-
-
-@pytest.fixture(autouse=True)
-def disable_hooks_afterwards(database_url, user_id):
-    """Leave no due delivery of this module for the other modules' delivery jobs."""
-    yield
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("UPDATE webhooks SET enabled = false WHERE user_id = %s", (user_id,))
 
 
 def counter(db, user_id):
@@ -60,11 +47,6 @@ def events(db, user_id):
             "SELECT type FROM events WHERE user_id = %s ORDER BY occurred_at, id", (user_id,)
         )
     ]
-
-
-def subscribe(app, user_id):
-    body = {"url": NOWHERE, "events": ["task.created", "task.completed", "task.uncompleted"]}
-    return app.post_json(f"/api/{user_id}/webhooks", body, status=201).json
 
 
 def params(user_id, task_id=None):

@@ -27,23 +27,16 @@ from service.jobs.deliver_webhooks import DeliverWebhooks
 from service.server.bootstrap import build
 from tests.conftest import make_config
 from tests.faultkit import Gunicorn, call
-from tests.webhook_receiver import quiet_webhooks, receiver, wait_until  # noqa: F401 - an autouse fixture
+from tests.webhook_receiver import (  # noqa: F401 - quiet_webhooks: an autouse fixture
+    NOWHERE,
+    TASK_EVENTS,
+    quiet_webhooks,
+    receiver,
+    subscribe,
+    wait_until,
+)
 
 QUERIES = Queries.load()
-TASK_EVENTS = ["task.created", "task.updated", "task.completed", "task.uncompleted", "task.deleted"]
-
-
-@pytest.fixture(scope="module")
-def hooks_app(database_url):
-    runtime = build(make_config(database_url, WEBHOOK_ALLOW_INSECURE="true"))
-    runtime.pool.open(wait=True, timeout=10)
-    yield TestApp(runtime.app, extra_environ={"HTTP_HOST": "tasks.test"})
-    runtime.stop()
-
-
-# Loopback, and a port nothing listens on: any worker of the suite that picks these
-# deliveries up is refused at once, and no name is ever looked up.
-NOWHERE = "http://127.0.0.1:9/in"
 
 
 @pytest.fixture(autouse=True)
@@ -55,11 +48,6 @@ def disable_hooks_afterwards(database_url, user_id, other_user):
             "UPDATE webhooks SET enabled = false WHERE user_id = ANY(%s) OR url = %s",
             ([user_id, other_user], NOWHERE),
         )
-
-
-def subscribe(app, user_id, events=TASK_EVENTS, url=NOWHERE):
-    body = {"url": url, "events": events}
-    return app.post_json(f"/api/{user_id}/webhooks", body, status=201).json
 
 
 def events_of(db, user_id):

@@ -1,4 +1,8 @@
-"""A real HTTP receiver on 127.0.0.1 for webhook tests: records each request, answers as told."""
+"""A real HTTP receiver on 127.0.0.1 for webhook tests: records each request, answers as told.
+
+Also what the webhook tests share: an address no delivery ever reaches (`NOWHERE`) and
+`subscribe` (the app that accepts such URLs is conftest's `hooks_app`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,19 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from webtest import TestApp
+
+TASK_EVENTS = ["task.created", "task.updated", "task.completed", "task.uncompleted", "task.deleted"]
+
+# Loopback, and a port nothing listens on: any worker of the suite that picks these
+# deliveries up is refused at once, and no name is ever looked up.
+NOWHERE = "http://127.0.0.1:9/in"
+
+
+def subscribe(app: TestApp, user_id: str, events: list[str] = TASK_EVENTS, url: str = NOWHERE):
+    """Create a webhook of the user's through the API and return it."""
+    body = {"url": url, "events": events}
+    return app.post_json(f"/api/{user_id}/webhooks", body, status=201).json
 
 
 @dataclass
