@@ -96,10 +96,20 @@ def test_the_plain_statements_answer_as_the_outbox_forms_do(db, user_id):
     plain = db.execute(QUERIES["task_insert_plain"], params(user_id)).fetchone()
     full = db.execute(QUERIES["task_insert"], params(user_id)).fetchone()
     assert plain.keys() == full.keys()
+    # The two forms are separate files: every column must come back the same (but the
+    # task's own id and instants), so that one cannot drift from the other unseen.
+    own = {"id", "created_at", "updated_at", "completed_at"}
+    assert {k: v for k, v in plain.items() if k not in own} == {
+        k: v for k, v in full.items() if k not in own
+    }
     toggled = db.execute(QUERIES["task_toggle_plain"], params(user_id, plain["id"])).fetchone()
     toggled_full = db.execute(QUERIES["task_toggle_flat"], params(user_id, full["id"])).fetchone()
     assert toggled.keys() == toggled_full.keys()
     assert (toggled["completed"], toggled_full["completed"]) == (True, True)
+    assert {k: v for k, v in toggled.items() if k not in own} == {
+        k: v for k, v in toggled_full.items() if k not in own
+    }
+    assert toggled["completed_at"] is not None and toggled_full["completed_at"] is not None
     assert counter(db, user_id)["seq"] == 5
 
 

@@ -249,20 +249,15 @@ class TaskStore:
         elif params["due_date"] is not None:
             params["due_date_start"] = zones.day_start(params["due_date"], params["time_zone"])
         if not needs_reads:
-            row = self._one(self._insert_plain, params) or self._one(self._insert, params)
-            assert row is not None  # task_insert's INSERT ... RETURNING always yields the row
-            return row
+            with unit_of_work.connection(self._pool) as conn:
+                return self._insert_row(conn, params)
         with self._transaction() as conn:
             place = self._resolve_place(conn, user_id, Place(None, None), fields)
             params["list_id"], params["parent_id"] = place.list_id, place.parent_id
             params["due_date_start"] = self._due_date_start(
                 conn, user_id, params["due_date"], params["time_zone"]
             )
-            row = (
-                conn.execute(self._insert_plain, params).fetchone()
-                or conn.execute(self._insert, params).fetchone()
-            )
-            assert row is not None
+            row = self._insert_row(conn, params)
             if place.parent_completed and not params["completed"]:
                 conn.execute(
                     self._reopen_ancestors,
@@ -273,6 +268,14 @@ class TaskStore:
                     },
                 )
             return row
+
+    def _insert_row(self, conn: psycopg.Connection, params: Mapping[str, Any]) -> Row:
+        # The outbox-free form first: it inserts only for a user without webhooks.
+        row = conn.execute(self._insert_plain, params).fetchone()
+        if row is None:
+            row = conn.execute(self._insert, params).fetchone()
+            assert row is not None  # task_insert's INSERT ... RETURNING always yields the row
+        return row
 
     def update(
         self,
