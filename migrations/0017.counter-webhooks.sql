@@ -1,10 +1,10 @@
 -- How many webhooks each user has, on the user's change counter row: a write statement on
--- the request path takes its counter tick only `WHERE webhooks = 0` in its outbox-free
--- form (task_insert_plain, task_toggle_plain), so a user without a subscription is served
--- by a statement that writes no event and opens neither the events nor the deliveries
--- table; for any other user that tick matches nothing, the statement writes nothing, and
--- the service runs the form with the outbox (docs/webhooks.md, "Outbox"). Measured in
--- bench/RESULTS.md ("The outbox-free write").
+-- the request path takes its counter tick only `WHERE webhooks = 0` in its outbox-free form
+-- (task_insert_plain, task_toggle_plain), so a user without a subscription is served by a
+-- statement that writes no event and opens neither the events nor the deliveries table; for
+-- any other user that tick matches nothing, the statement writes nothing, and the service
+-- runs the form with the outbox (docs/webhooks.md, "Users without webhooks"). Measured in
+-- bench/RESULTS.md ("the outbox-free create and toggle").
 --
 -- A trigger on webhooks keeps the count, so that no statement (nor an operator's INSERT)
 -- can add a webhook the count misses: the insert of a webhook raises it in the same

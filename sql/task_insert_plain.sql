@@ -1,9 +1,9 @@
 -- task_insert for a user without webhooks: the same insert of one task, without the outbox
 -- (no webhooks probe; the events and deliveries tables not even opened: bench/RESULTS.md,
--- "The outbox-free write"). Its counter tick matches only while the user's webhook count
--- is zero (change_counters.webhooks, which a trigger on webhooks keeps: migration 0017);
--- otherwise, and before the user's first write, it inserts nothing and returns no row, and
--- the service runs task_insert (service/data/tasks.py).
+-- "the outbox-free create and toggle"). Its counter tick matches only while the user's
+-- webhook count is zero (change_counters.webhooks, which a trigger on webhooks keeps:
+-- migration 0017); otherwise, and before the user's first write, it inserts nothing and
+-- returns no row, and the service runs task_insert (service/data/tasks.py).
 WITH tick AS (
     -- The user's change counter, row-locked until commit (docs/sync.md). A webhook being
     -- created holds this row until it commits; the re-read after the wait then fails here.

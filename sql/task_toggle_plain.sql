@@ -1,11 +1,12 @@
 -- task_toggle_flat for a user without webhooks: the same toggle of a task with neither a
 -- parent nor sub-tasks, without the outbox (no webhooks probe; the events and deliveries
--- tables not even opened: bench/RESULTS.md, "The outbox-free write"). Its counter tick
--- matches only while the user's webhook count is zero (change_counters.webhooks, which a
--- trigger on webhooks keeps: migration 0017); otherwise, and before the user's first write,
--- it writes nothing and returns no row, as it does for any task task_toggle_flat would not
--- toggle, and the service runs task_toggle_flat (service/data/tasks.py). A tick that wrote
--- nothing only leaves a gap in the counter, as task_toggle_flat's does.
+-- tables not even opened: bench/RESULTS.md, "the outbox-free create and toggle"). Its
+-- counter tick matches only while the user's webhook count is zero
+-- (change_counters.webhooks, which a trigger on webhooks keeps: migration 0017); otherwise,
+-- and before the user's first write, it writes nothing and returns no row, as it does for
+-- any task task_toggle_flat would not toggle, and the service runs task_toggle_flat
+-- (service/data/tasks.py). A tick that wrote nothing only leaves a gap in the counter, as
+-- task_toggle_flat's does.
 WITH tick AS (
     -- The user's change counter, row-locked until commit (docs/sync.md). A webhook being
     -- created holds this row until it commits; the re-read after the wait then fails here.
